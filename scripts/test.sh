@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts Azurite on private loopback ports,
+# runs every test project in the solution, stops Azurite. Extra arguments go to `dotnet test`
+# (e.g. scripts/test.sh --filter FullyQualifiedName~Keys).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+npm ci --no-audit --no-fund --loglevel=error
+dotnet restore Serverless.sln --verbosity quiet
+
+# Ports apart from the run command's 10000-10002, so tests can run while a dev Azurite is up.
+blob=10100 queue=10101 table=10102
+work=$(mktemp -d)
+azurite_pid=$(scripts/azurite.sh "$blob" "$queue" "$table" "$work/azurite.log")
+trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true' EXIT
+
+export KEYBRAKE_TEST_STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
+
+set +e
+dotnet test Serverless.sln --no-restore --configuration Release "$@" 2>&1 | tee "$work/test.log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One closing line over all test projects, in the plain form CI reads.
+awk '/(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+/ {
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$work/test.log"
+exit "$status"

@@ -1,0 +1,42 @@
+using Keybrake.Functions.Composition;
+using Keybrake.Functions.Http;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Keybrake.DevHost;
+
+/// <summary>Builds the development host: the same composition as the Functions app, served on Kestrel.</summary>
+public static class DevHostApp
+{
+    public static IReadOnlyList<HttpFunction> Functions { get; } = FunctionRoutes.Discover(typeof(KeysFunctions).Assembly);
+
+    public static WebApplication Build(
+        string[] args,
+        string? localSettingsPath,
+        IReadOnlyDictionary<string, string?>? overrides = null,
+        Action<IServiceCollection>? configureServices = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddLocalSettings(localSettingsPath);
+        if (overrides is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        // Command-line and environment win over the settings file, as they do under the Functions host.
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration.AddCommandLine(args);
+
+        builder.Services.AddKeybrake(builder.Configuration);
+        configureServices?.Invoke(builder.Services);
+
+        WebApplication app = builder.Build();
+        FunctionRoutes.Map(app, Functions);
+        return app;
+    }
+}

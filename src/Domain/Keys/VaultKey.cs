@@ -1,0 +1,42 @@
+namespace Keybrake.Domain.Keys;
+
+public enum VaultKeyStatus
+{
+    Active,
+    Revoked,
+    Expired,
+}
+
+/// <summary>A vault key as stored: everything but the secret, of which only a hash is kept.</summary>
+public sealed record VaultKey
+{
+    public required string Id { get; init; }
+
+    public required string Tenant { get; init; }
+
+    public required string Label { get; init; }
+
+    public required string Vendor { get; init; }
+
+    public required long DailyCapMicros { get; init; }
+
+    public required IReadOnlyList<string> AllowedEndpoints { get; init; }
+
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    public DateTimeOffset? RevokedAt { get; init; }
+
+    public required string SecretHash { get; init; }
+
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Which rule produced the cap: <c>request</c> when the operator set it.</summary>
+    public string CapSource { get; init; } = "request";
+
+    public VaultKeyStatus StatusAt(DateTimeOffset now) =>
+        RevokedAt is not null ? VaultKeyStatus.Revoked
+        : now >= ExpiresAt ? VaultKeyStatus.Expired
+        : VaultKeyStatus.Active;
+}

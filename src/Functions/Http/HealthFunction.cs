@@ -1,0 +1,13 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace Keybrake.Functions.Http;
+
+/// <summary>The one unauthenticated route: a liveness probe that reveals nothing.</summary>
+public sealed class HealthFunction
+{
+    [Function("Health")]
+    public static IActionResult Get([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
+        new ApiJsonResult(new { status = "ok" });
+}

@@ -1,0 +1,35 @@
+using System.Text.Json.Serialization;
+using Keybrake.Domain.Common;
+using Keybrake.Domain.Keys;
+
+namespace Keybrake.Functions.Http;
+
+/// <summary>A vault key as the operator API shows it; <see cref="Key"/> is set only in the issue response.</summary>
+public sealed record KeyView(
+    string Id,
+    string Label,
+    string Vendor,
+    decimal DailyUsdCap,
+    IReadOnlyList<string> AllowedEndpoints,
+    DateTime ExpiresAt,
+    DateTime CreatedAt,
+    DateTime? RevokedAt,
+    string Status,
+    string CapSource,
+    IReadOnlyDictionary<string, string> Metadata,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key = null)
+{
+    public static KeyView From(VaultKey key, DateTimeOffset now, string? secret = null) => new(
+        key.Id,
+        key.Label,
+        key.Vendor,
+        Usd.FromMicros(key.DailyCapMicros),
+        key.AllowedEndpoints,
+        key.ExpiresAt.UtcDateTime,
+        key.CreatedAt.UtcDateTime,
+        key.RevokedAt?.UtcDateTime,
+        key.StatusAt(now).ToString().ToLowerInvariant(),
+        key.CapSource,
+        key.Metadata,
+        secret);
+}

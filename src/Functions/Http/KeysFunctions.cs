@@ -1,0 +1,77 @@
+using Keybrake.Domain.Keys;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace Keybrake.Functions.Http;
+
+/// <summary>Vault key lifecycle: issue, list, read, revoke one, revoke by label prefix.</summary>
+public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, TimeProvider time)
+{
+    private static readonly string[] IssueFields = ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata"];
+    private static readonly string[] RevokeFields = ["label_prefix"];
+
+    [Function("IssueKey")]
+    public Task<IActionResult> IssueAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/keys")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+        {
+            JsonBody body = await JsonBody.ReadAsync(request, IssueFields, cancellationToken);
+            var command = new IssueKeyCommand(
+                body.RequiredString("label"),
+                body.RequiredString("vendor"),
+                body.RequiredDecimal("daily_usd_cap"),
+                body.RequiredStringList("allowed_endpoints"),
+                body.RequiredString("expires_in"),
+                body.OptionalStringMap("metadata"));
+            IssuedKey issued = await keys.IssueAsync(caller, command, cancellationToken);
+            return new ApiJsonResult(KeyView.From(issued.Key, time.GetUtcNow(), issued.Secret), StatusCodes.Status201Created);
+        }, cancellationToken);
+
+    [Function("ListKeys")]
+    public Task<IActionResult> ListAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/keys")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+        {
+            KeyPage page = await keys.ListAsync(
+                caller,
+                request.Query["label_prefix"],
+                request.Query["vendor"],
+                request.Query["status"],
+                OperatorEndpoint.QueryInt(request, "limit"),
+                request.Query["cursor"],
+                cancellationToken);
+            DateTimeOffset now = time.GetUtcNow();
+            return new ApiJsonResult(new { keys = page.Keys.Select(k => KeyView.From(k, now)), next_cursor = page.NextCursor });
+        }, cancellationToken);
+
+    [Function("GetKey")]
+    public Task<IActionResult> GetAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/keys/{id}")] HttpRequest request,
+        string id,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+            new ApiJsonResult(KeyView.From(await keys.GetAsync(caller, id, cancellationToken), time.GetUtcNow())), cancellationToken);
+
+    [Function("RevokeKey")]
+    public Task<IActionResult> RevokeAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "v1/keys/{id}")] HttpRequest request,
+        string id,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+            new ApiJsonResult(KeyView.From(await keys.RevokeAsync(caller, id, cancellationToken), time.GetUtcNow())), cancellationToken);
+
+    [Function("RevokeKeysByPrefix")]
+    public Task<IActionResult> RevokeByPrefixAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/keys/revoke")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+        {
+            JsonBody body = await JsonBody.ReadAsync(request, RevokeFields, cancellationToken);
+            string prefix = body.RequiredString("label_prefix");
+            int revoked = await keys.RevokeByPrefixAsync(caller, prefix, cancellationToken);
+            return new ApiJsonResult(new { label_prefix = prefix, revoked });
+        }, cancellationToken);
+}

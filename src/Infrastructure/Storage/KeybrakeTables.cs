@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+using Azure.Data.Tables;
+
+namespace Keybrake.Infrastructure.Storage;
+
+/// <summary>
+/// Hands out the app's table clients. Tables are created on first use (once per process), so a fresh
+/// storage account or Azurite needs no provisioning step.
+/// </summary>
+public sealed class KeybrakeTables(TableServiceClient service, TableOptions options)
+{
+    public const string Keys = "keys";
+    public const string Tokens = "tokens";
+
+    private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
+
+    public TableServiceClient Service { get; } = service;
+
+    public string Prefix { get; } = options.Prefix;
+
+    public Task<TableClient> GetAsync(string name, CancellationToken cancellationToken)
+    {
+        Lazy<Task<TableClient>> lazy = _tables.GetOrAdd(name, n => new Lazy<Task<TableClient>>(() => CreateAsync(n)));
+        Task<TableClient> task = lazy.Value;
+        if (task.IsFaulted || task.IsCanceled)
+        {
+            // A failed creation (storage down) must not poison the process: try again next time.
+            _tables.TryRemove(new KeyValuePair<string, Lazy<Task<TableClient>>>(name, lazy));
+        }
+
+        return task.WaitAsync(cancellationToken);
+    }
+
+    private async Task<TableClient> CreateAsync(string name)
+    {
+        TableClient client = Service.GetTableClient(Prefix + name);
+        await client.CreateIfNotExistsAsync(CancellationToken.None);
+        return client;
+    }
+}
