@@ -1,0 +1,155 @@
+// Role assignments. Every assignment is named guid(scope id, principal id, role definition id),
+// so re-running a deployment finds the existing assignment instead of creating a duplicate.
+//
+// The app's managed identity gets exactly what the app and the Functions host use:
+//   storage account  Storage Table Data Contributor  the app's tables (created by the app at
+//                                                    start-up) and the host's diagnostic events
+//                    Storage Blob Data Owner         host storage (timer locks, key store; the
+//                                                    host creates its containers) and the
+//                                                    Flex Consumption deployment package
+//   key vault        Key Vault Secrets User          read vendor secrets and the root token
+//   app insights     Monitoring Metrics Publisher    send telemetry (local auth is disabled)
+//
+// Storage Queue Data Contributor is deliberately NOT assigned: with identity-based
+// AzureWebJobsStorage the host itself needs only blobs (and tables for diagnostic events), and a
+// timer trigger takes its singleton lock with a blob lease. Queues are used only by blob and queue
+// triggers and Durable Functions, none of which this app has. Add the role when one arrives.
+//
+// The deploying user gets data-plane roles only when grantDeployerDataAccess is true (off by
+// default): tables and blobs to inspect state, Key Vault Secrets Officer to set vendor secrets and
+// let the postprovision hook generate the root token.
+
+@description('Name of the storage account.')
+param storageAccountName string
+
+@description('Name of the key vault.')
+param keyVaultName string
+
+@description('Name of the Application Insights component.')
+param applicationInsightsName string
+
+@description('Principal (object) id of the app\'s user-assigned managed identity.')
+param identityPrincipalId string
+
+@description('Object id of the deploying user; used only when grantDeployerDataAccess is true.')
+param deployerPrincipalId string = ''
+
+@description('Give the deploying user data-plane roles on tables, blobs and Key Vault secrets.')
+param grantDeployerDataAccess bool = false
+
+// Built-in role definition ids.
+var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
+
+var storageTableDataContributor = subscriptionResourceId(
+  'Microsoft.Authorization/roleDefinitions',
+  storageTableDataContributorRoleId
+)
+var storageBlobDataOwner = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+var keyVaultSecretsUser = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
+var keyVaultSecretsOfficer = subscriptionResourceId(
+  'Microsoft.Authorization/roleDefinitions',
+  keyVaultSecretsOfficerRoleId
+)
+var monitoringMetricsPublisher = subscriptionResourceId(
+  'Microsoft.Authorization/roleDefinitions',
+  monitoringMetricsPublisherRoleId
+)
+
+var grantDeployer = grantDeployerDataAccess && !empty(deployerPrincipalId)
+
+resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
+  name: storageAccountName
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+// --- The app's managed identity -------------------------------------------------------------
+
+resource appTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: storageTableDataContributor
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Keybrake app: its tables and the Functions host diagnostic events.'
+  }
+}
+
+resource appBlobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: storageBlobDataOwner
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Keybrake app: Functions host storage and the deployment package.'
+  }
+}
+
+resource appSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identityPrincipalId, keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: keyVaultSecretsUser
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Keybrake app: read vendor secrets and the operator root token.'
+  }
+}
+
+resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, identityPrincipalId, monitoringMetricsPublisher)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: monitoringMetricsPublisher
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Keybrake app: send telemetry with Microsoft Entra authentication.'
+  }
+}
+
+// --- The deploying user (opt-in) ------------------------------------------------------------
+
+resource deployerTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployer) {
+  name: guid(storage.id, deployerPrincipalId, storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: storageTableDataContributor
+    principalId: deployerPrincipalId
+    principalType: 'User'
+    description: 'Deploying user: inspect Keybrake tables.'
+  }
+}
+
+resource deployerBlobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployer) {
+  name: guid(storage.id, deployerPrincipalId, storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: storageBlobDataOwner
+    principalId: deployerPrincipalId
+    principalType: 'User'
+    description: 'Deploying user: inspect host storage and deployment packages.'
+  }
+}
+
+resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployer) {
+  name: guid(vault.id, deployerPrincipalId, keyVaultSecretsOfficer)
+  scope: vault
+  properties: {
+    roleDefinitionId: keyVaultSecretsOfficer
+    principalId: deployerPrincipalId
+    principalType: 'User'
+    description: 'Deploying user: set vendor secrets and generate the operator root token.'
+  }
+}
