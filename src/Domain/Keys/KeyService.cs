@@ -2,6 +2,7 @@ using Keybrake.Domain.Common;
 using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
 using Keybrake.Domain.Policy;
+using Keybrake.Domain.Vendors;
 
 namespace Keybrake.Domain.Keys;
 
@@ -16,7 +17,7 @@ public sealed record IssueKeyCommand(
 public sealed record IssuedKey(VaultKey Key, string Secret);
 
 /// <summary>Issues, lists and revokes vault keys on behalf of an operator.</summary>
-public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, TimeProvider time)
+public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorRegistry vendors, TimeProvider time)
 {
     public const int MaxPageSize = 1000;
 
@@ -25,10 +26,7 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, TimeProvi
         Label label = Label.Parse(command.Label);
         caller.EnsureTenant(label.Tenant);
 
-        if (!VendorNames.IsSupported(command.Vendor))
-        {
-            throw KeybrakeException.Invalid("vendor", $"'{command.Vendor}' is not supported; use one of {string.Join(", ", VendorNames.Supported)}.");
-        }
+        EnsureVendor(command.Vendor);
 
         long capMicros = ValidateCap(command.DailyUsdCap);
         IReadOnlyList<string> endpoints = ValidateEndpoints(command.AllowedEndpoints);
@@ -92,9 +90,9 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, TimeProvi
     {
         Label.ValidatePrefix(labelPrefix);
         string prefix = caller.ScopePrefix(labelPrefix);
-        if (vendor is not null && !VendorNames.IsSupported(vendor))
+        if (vendor is not null)
         {
-            throw KeybrakeException.Invalid("vendor", $"'{vendor}' is not supported; use one of {string.Join(", ", VendorNames.Supported)}.");
+            EnsureVendor(vendor);
         }
 
         VaultKeyStatus? parsedStatus = status switch
@@ -113,6 +111,14 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, TimeProvi
         string? tenant = caller.Tenant ?? Label.TenantOfPrefix(prefix);
         string tenantPrefix = tenant ?? prefix;
         return new KeyQuery(tenant, tenantPrefix, prefix, vendor, parsedStatus, time.GetUtcNow(), limit ?? 100, cursor);
+    }
+
+    private void EnsureVendor(string vendor)
+    {
+        if (vendors.Find(vendor) is null)
+        {
+            throw KeybrakeException.Invalid("vendor", $"'{vendor}' is not supported; use one of {string.Join(", ", vendors.Names.Order(StringComparer.Ordinal))}.");
+        }
     }
 
     private long ValidateCap(decimal cap)

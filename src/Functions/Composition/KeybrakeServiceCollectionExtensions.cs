@@ -1,5 +1,6 @@
 using Azure.Data.Tables;
 using Azure.Identity;
+using Keybrake.Domain.Audit;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
 using Keybrake.Domain.Secrets;
@@ -32,21 +33,31 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             TableOptions options = sp.GetRequiredService<IOptions<TableOptions>>().Value;
+            var clientOptions = new TableClientOptions();
+
+            // The proxy waits on storage before every call: fail within seconds, not after the SDK's long default backoff.
+            clientOptions.Retry.MaxRetries = 2;
+            clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(100);
+            clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(1);
+            clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
             return string.IsNullOrEmpty(options.ConnectionString)
-                ? new TableServiceClient(options.ServiceUri, new DefaultAzureCredential())
-                : new TableServiceClient(options.ConnectionString);
+                ? new TableServiceClient(options.ServiceUri, new DefaultAzureCredential(), clientOptions)
+                : new TableServiceClient(options.ConnectionString, clientOptions);
         });
         services.TryAddSingleton(sp => new KeybrakeTables(
             sp.GetRequiredService<TableServiceClient>(), sp.GetRequiredService<IOptions<TableOptions>>().Value));
         services.TryAddSingleton<IVaultKeyStore, TableVaultKeyStore>();
         services.TryAddSingleton<IOperatorTokenStore, TableOperatorTokenStore>();
         services.TryAddSingleton<ISecretProvider, ConfigurationSecretProvider>();
+        services.TryAddSingleton<IAuditLog, TableAuditLog>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);
         services.TryAddSingleton<KeyService>();
         services.TryAddSingleton<OperatorTokenService>();
         services.TryAddSingleton<OperatorAuthenticator>();
         services.TryAddSingleton<OperatorEndpoint>();
+
+        services.AddKeybrakeProxy(configuration);
         return services;
     }
 }

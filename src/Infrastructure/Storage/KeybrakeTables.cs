@@ -11,6 +11,7 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
 {
     public const string Keys = "keys";
     public const string Tokens = "tokens";
+    public const string Audit = "audit";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

@@ -1,0 +1,84 @@
+using Keybrake.Domain.Common;
+
+namespace Keybrake.Domain.Audit;
+
+public static class AuditOutcome
+{
+    public const string Forwarded = "forwarded";
+    public const string Denied = "denied";
+    public const string Error = "error";
+    public const string InDoubt = "in_doubt";
+}
+
+/// <summary>
+/// One proxied (or refused) call. Never holds a secret or a request body. Written as an intent
+/// (<see cref="AuditOutcome.InDoubt"/>) before forwarding and completed afterwards.
+/// </summary>
+public sealed record AuditEntry
+{
+    public required string Id { get; init; }
+
+    public required DateTimeOffset Timestamp { get; init; }
+
+    public required string Tenant { get; init; }
+
+    public required string Label { get; init; }
+
+    public required string KeyId { get; init; }
+
+    public required string Vendor { get; init; }
+
+    public required string Method { get; init; }
+
+    public required string Path { get; init; }
+
+    public string? Operation { get; init; }
+
+    public int? Status { get; init; }
+
+    public required string Outcome { get; init; }
+
+    public string? Reason { get; init; }
+
+    public long CostMicros { get; init; }
+
+    public string? CostSource { get; init; }
+
+    public long? FeeMicros { get; init; }
+
+    public string? Currency { get; init; }
+
+    public long? AmountMinor { get; init; }
+
+    public string? VendorObjectId { get; init; }
+
+    public string? VendorRequestId { get; init; }
+
+    public string? IdempotencyKey { get; init; }
+
+    public long? LatencyMs { get; init; }
+
+    public long? UpstreamMs { get; init; }
+
+    /// <summary>The audit partition: one per tenant and UTC day.</summary>
+    public string PartitionKey => PartitionFor(Tenant, Timestamp);
+
+    public static string PartitionFor(string tenant, DateTimeOffset at) =>
+        tenant + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A row key that sorts newest first: inverted ticks, then randomness against collisions.</summary>
+    public static string NewId(DateTimeOffset at) =>
+        (DateTime.MaxValue.Ticks - at.UtcTicks).ToString("D19", System.Globalization.CultureInfo.InvariantCulture) + RandomTokens.Base32(6);
+}
+
+public interface IAuditLog
+{
+    /// <summary>Writes the row before the call is forwarded; when this throws, the call must not be forwarded.</summary>
+    Task RecordIntentAsync(AuditEntry intent, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the intent with the outcome (same partition and row).</summary>
+    Task RecordOutcomeAsync(AuditEntry outcome, CancellationToken cancellationToken);
+
+    /// <summary>A call refused before anything was reserved or forwarded.</summary>
+    Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);
+}

@@ -1,0 +1,64 @@
+using Keybrake.Domain.Keys;
+using Keybrake.Domain.Policy;
+using Keybrake.Domain.Vendors;
+
+namespace Keybrake.Domain.Proxy;
+
+/// <summary>A call that passed the key, vendor and allowlist checks.</summary>
+public sealed record AuthorizedCall(VaultKey Key, VendorDefinition Vendor, string Method, IReadOnlyList<string> Segments, string Operation);
+
+/// <summary>
+/// DESIGN §4 steps 1-3, in order: a valid key (401), the route's vendor is the key's (403), the method
+/// and normalised path are on the key's allowlist (403 naming the operation; an empty list allows nothing).
+/// </summary>
+public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
+{
+    public async Task<AuthorizedCall> AuthorizeAsync(
+        VendorDefinition vendor, string method, string rawPath, string? authorization, CancellationToken cancellationToken)
+    {
+        string? presented = vendor.ReadVaultKey(authorization);
+        string? id = VaultKeySecret.IdOf(presented);
+        if (id is null)
+        {
+            throw new ProxyDeniedException(401, "invalid_vault_key", "Send a Keybrake vault key where the vendor SDK puts its API key.");
+        }
+
+        VaultKey? key = await keys.GetAsync(id, cancellationToken);
+        if (key is null || !VaultKeySecret.Verify(key, presented!))
+        {
+            throw new ProxyDeniedException(401, "invalid_vault_key", "The vault key is not valid.", key);
+        }
+
+        VaultKeyStatus status = key.StatusAt(time.GetUtcNow());
+        if (status != VaultKeyStatus.Active)
+        {
+            throw new ProxyDeniedException(401, "vault_key_" + status.ToString().ToLowerInvariant(), $"The vault key is {status.ToString().ToLowerInvariant()}.", key);
+        }
+
+        if (!string.Equals(key.Vendor, vendor.Name, StringComparison.Ordinal))
+        {
+            throw new ProxyDeniedException(403, "vendor_mismatch", $"This vault key is for {key.Vendor}, not {vendor.Name}.", key);
+        }
+
+        IReadOnlyList<string> segments;
+        try
+        {
+            segments = PathNormalizer.Normalize(rawPath);
+        }
+        catch (Common.KeybrakeException e)
+        {
+            throw new ProxyDeniedException(400, e.Code, e.Message, key);
+        }
+
+        string operation = vendor.Operation(method, segments);
+        IReadOnlyList<string> matchable = vendor.MatchSegments(segments);
+        bool allowed = key.AllowedEndpoints.Any(pattern => EndpointPattern.Parse(pattern).Matches(method, matchable));
+        if (!allowed)
+        {
+            throw new ProxyDeniedException(403, "endpoint_not_allowed",
+                $"This vault key does not allow {operation} ({method} {PathNormalizer.Encode(matchable)}).", key, operation);
+        }
+
+        return new AuthorizedCall(key, vendor, method, segments, operation);
+    }
+}

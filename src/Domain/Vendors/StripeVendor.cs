@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text.Json;
+using Keybrake.Domain.Common;
+using Keybrake.Domain.Pricing;
+using Keybrake.Domain.Proxy;
+
+
+namespace Keybrake.Domain.Vendors;
+
+/// <summary>
+/// Stripe: Bearer secret key, form-encoded requests, JSON responses. Money-moving creates cost their
+/// amount in USD (known exactly from the request), refunds cost minus theirs, reads cost nothing.
+/// </summary>
+public sealed class StripeVendor(Currencies currencies) : VendorDefinition
+{
+    private static readonly HashSet<string> Namespaces = new(StringComparer.Ordinal)
+    {
+        "apps", "billing", "billing_portal", "checkout", "climate", "entitlements", "financial_connections", "forwarding",
+        "identity", "issuing", "radar", "reporting", "sigma", "tax", "terminal", "test_helpers", "treasury",
+    };
+
+    // Operations whose request carries the amount they move.
+    private static readonly HashSet<string> AmountCreates = new(StringComparer.Ordinal)
+    {
+        "payment_intents.create", "charges.create", "transfers.create", "payouts.create",
+    };
+
+    public override string Name => "stripe";
+
+    public override Uri DefaultBaseUrl { get; } = new("https://api.stripe.com/");
+
+    public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.StripeSecretKey];
+
+    public override string? ReadVaultKey(string? authorization) => Bearer(authorization) ?? Basic(authorization)?.User;
+
+    public override UpstreamAuthorization Authorize(IReadOnlyDictionary<string, string> secrets, IReadOnlyList<string> segments) =>
+        new("Bearer " + secrets[Secrets.SecretNames.StripeSecretKey], segments);
+
+    public override string Operation(string method, IReadOnlyList<string> segments)
+    {
+        int start = segments.Count > 0 && segments[0] == "v1" ? 1 : 0;
+        string prefix = string.Empty;
+        if (start < segments.Count && Namespaces.Contains(segments[start]) && start + 1 < segments.Count)
+        {
+            prefix = segments[start] + ".";
+            start++;
+        }
+
+        // /v1/{resource}/{id}/{action or sub-resource}/{id}: names sit at even offsets.
+        var names = new List<string>();
+        for (int i = start; i < segments.Count; i += 2)
+        {
+            names.Add(segments[i]);
+        }
+
+        int rest = segments.Count - start;
+        string verb = (method, rest % 2 == 1) switch
+        {
+            ("POST", true) when rest >= 3 => string.Empty,
+            ("POST", true) => "create",
+            ("POST", false) => "update",
+            ("GET", true) => "list",
+            ("GET", false) => "retrieve",
+            ("DELETE", _) => "delete",
+            _ => method.ToLowerInvariant(),
+        };
+        string name = prefix + string.Join('.', names);
+        return verb.Length == 0 ? name : name + "." + verb;
+    }
+
+    public override CostEstimate Estimate(ProxyCall call)
+    {
+        if (!AmountCreates.Contains(call.Operation))
+        {
+            return CostEstimate.Free;
+        }
+
+        Dictionary<string, string> form = FormBody.Parse(call.Body.Span);
+        if (!form.TryGetValue("amount", out string? amountText) ||
+            !long.TryParse(amountText, NumberStyles.None, CultureInfo.InvariantCulture, out long amount) ||
+            !form.TryGetValue("currency", out string? currency))
+        {
+            // Stripe itself refuses a create without a valid amount and currency; nothing moves.
+            return CostEstimate.Free;
+        }
+
+        currency = currency.ToLowerInvariant();
+        return new CostEstimate(currencies.ToUsdMicros(amount, currency), currency, amount);
+    }
+
+    public override bool CostNeedsResponseBody(ProxyCall call) =>
+        AmountCreates.Contains(call.Operation) || call.Operation is "refunds.create" or "invoices.pay" or "subscriptions.create";
+
+    public override CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body)
+    {
+        if (!CostNeedsResponseBody(call))
+        {
+            return CallCost.Nothing;
+        }
+
+        if (body.IsEmpty)
+        {
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor);
+        }
+
+        using JsonDocument document = JsonDocument.Parse(body.ToArray());
+        JsonElement root = document.RootElement;
+        string? id = root.TryGetProperty("id", out JsonElement idElement) ? idElement.GetString() : null;
+        (long? amount, string? currency) = call.Operation switch
+        {
+            "invoices.pay" => (Long(root, "amount_paid"), Str(root, "currency")),
+            "subscriptions.create" => root.TryGetProperty("latest_invoice", out JsonElement invoice) && invoice.ValueKind == JsonValueKind.Object
+                ? (Long(invoice, "amount_paid"), Str(invoice, "currency"))
+                : (null, null),
+            _ => (Long(root, "amount"), Str(root, "currency")),
+        };
+        if (amount is null || currency is null)
+        {
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor, id);
+        }
+
+        long usd = currencies.ToUsdMicros(amount.Value, currency);
+        return new CallCost(call.Operation == "refunds.create" ? -usd : usd, CostSource.Parsed, Fee(root), currency, amount, id);
+    }
+
+    public override VendorErrorBody Error(int status, string code, string message) => new(
+        "application/json",
+        JsonSerializer.Serialize(new
+        {
+            error = new
+            {
+                type = status >= 500 ? "api_error" : "invalid_request_error",
+                code = "keybrake_" + code,
+                message,
+            },
+        }));
+
+    /// <summary>The processing fee from an expanded <c>latest_charge.balance_transaction</c>, when present.</summary>
+    private long? Fee(JsonElement root)
+    {
+        JsonElement charge = root;
+        if (root.TryGetProperty("latest_charge", out JsonElement latest) && latest.ValueKind == JsonValueKind.Object)
+        {
+            charge = latest;
+        }
+
+        if (!charge.TryGetProperty("balance_transaction", out JsonElement txn) || txn.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        long? fee = Long(txn, "fee");
+        string? currency = Str(txn, "currency");
+        return fee is null || currency is null || !currencies.IsKnown(currency) ? null : currencies.ToUsdMicros(fee.Value, currency);
+    }
+
+    private static long? Long(JsonElement element, string name) =>
+        element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out long result)
+            ? result
+            : null;
+
+    private static string? Str(JsonElement element, string name) =>
+        element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    internal static long UsdMicros(decimal dollars) => Usd.ToMicros(dollars);
+}

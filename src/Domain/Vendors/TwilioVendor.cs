@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text.Json;
+using Keybrake.Domain.Pricing;
+using Keybrake.Domain.Proxy;
+
+namespace Keybrake.Domain.Vendors;
+
+/// <summary>
+/// Twilio: Basic auth whose password is the vault key (the user is any Account SID); upstream the proxy
+/// sends the real <c>AccountSid:AuthToken</c> and rewrites the <c>Accounts/{sid}</c> segment. A message's
+/// price is usually null at creation, so its cost is estimated from segments and settled later.
+/// </summary>
+public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
+{
+    public override string Name => "twilio";
+
+    public override Uri DefaultBaseUrl { get; } = new("https://api.twilio.com/");
+
+    public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.TwilioAccountSid, Secrets.SecretNames.TwilioAuthToken];
+
+    public override string RequestIdHeader => "Twilio-Request-Id";
+
+    public override string? ReadVaultKey(string? authorization) => Basic(authorization)?.Password ?? Bearer(authorization);
+
+    public override UpstreamAuthorization Authorize(IReadOnlyDictionary<string, string> secrets, IReadOnlyList<string> segments)
+    {
+        string sid = secrets[Secrets.SecretNames.TwilioAccountSid];
+        string[] rewritten = [.. segments];
+        for (int i = 0; i + 1 < rewritten.Length; i++)
+        {
+            if (rewritten[i] == "Accounts")
+            {
+                // Keep a format suffix on the SID segment (…/Accounts/{sid}.json).
+                string suffix = FormatSuffix(rewritten[i + 1]);
+                rewritten[i + 1] = sid + suffix;
+                break;
+            }
+        }
+
+        return new UpstreamAuthorization(BasicHeader(sid, secrets[Secrets.SecretNames.TwilioAuthToken]), rewritten);
+    }
+
+    public override IReadOnlyList<string> MatchSegments(IReadOnlyList<string> segments)
+    {
+        if (segments.Count == 0)
+        {
+            return segments;
+        }
+
+        string last = segments[^1];
+        string suffix = FormatSuffix(last);
+        return suffix.Length == 0 ? segments : [.. segments.Take(segments.Count - 1), last[..^suffix.Length]];
+    }
+
+    public override string Operation(string method, IReadOnlyList<string> segments)
+    {
+        IReadOnlyList<string> path = MatchSegments(segments);
+
+        // /2010-04-01/Accounts/{sid}/{Resource}[/{id}]: name the resource after the account.
+        int start = path.Count >= 3 && path[1] == "Accounts" ? 3 : 1;
+        var names = new List<string>();
+        for (int i = start; i < path.Count; i += 2)
+        {
+            names.Add(path[i].ToLowerInvariant());
+        }
+
+        if (names.Count == 0)
+        {
+            names.Add("accounts");
+        }
+
+        bool collection = (path.Count - start) % 2 == 1;
+        string verb = (method, collection) switch
+        {
+            ("POST", true) => "create",
+            ("POST", false) => "update",
+            ("GET", true) => "list",
+            ("GET", false) => "fetch",
+            ("DELETE", _) => "delete",
+            _ => method.ToLowerInvariant(),
+        };
+        return string.Join('.', names) + "." + verb;
+    }
+
+    public override CostEstimate Estimate(ProxyCall call)
+    {
+        if (call.Operation != "messages.create")
+        {
+            return CostEstimate.Free;
+        }
+
+        FormBody.Parse(call.Body.Span).TryGetValue("Body", out string? text);
+        return new CostEstimate(Currencies.PriceMicros(pricing.TwilioPricePerSegmentUsd, SmsSegments.Count(text)), "usd");
+    }
+
+    public override bool CostNeedsResponseBody(ProxyCall call) => call.Operation == "messages.create";
+
+    public override CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body)
+    {
+        if (!CostNeedsResponseBody(call))
+        {
+            return CallCost.Nothing;
+        }
+
+        if (body.IsEmpty)
+        {
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: "usd");
+        }
+
+        using JsonDocument document = JsonDocument.Parse(body.ToArray());
+        JsonElement root = document.RootElement;
+        string? sid = root.TryGetProperty("sid", out JsonElement sidElement) ? sidElement.GetString() : null;
+        long? price = ParsePrice(root);
+        if (price is not null)
+        {
+            return new CallCost(price.Value, CostSource.Parsed, Currency: "usd", VendorObjectId: sid);
+        }
+
+        // The price comes later; the response's own segment count beats ours when it has one.
+        long segments = root.TryGetProperty("num_segments", out JsonElement n) && n.ValueKind == JsonValueKind.String &&
+                        long.TryParse(n.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out long parsed) && parsed > 0
+            ? parsed
+            : 0;
+        long cost = segments > 0 ? Currencies.PriceMicros(pricing.TwilioPricePerSegmentUsd, segments) : estimate.CostMicros;
+        return new CallCost(cost, CostSource.Estimated, Currency: "usd", VendorObjectId: sid);
+    }
+
+    /// <summary>Twilio prices are negative decimal strings (<c>"-0.00830"</c>); the cost is their magnitude.</summary>
+    public static long? ParsePrice(JsonElement message)
+    {
+        if (!message.TryGetProperty("price", out JsonElement price) || price.ValueKind != JsonValueKind.String ||
+            !decimal.TryParse(price.GetString(), NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal value))
+        {
+            return null;
+        }
+
+        return Currencies.PriceMicros(Math.Abs(value), 1);
+    }
+
+    public override VendorErrorBody Error(int status, string code, string message) => new(
+        "application/json",
+        JsonSerializer.Serialize(new
+        {
+            code = status switch { 401 => 20003, 403 => 20403, 404 => 20404, 429 => 20429, >= 500 => 20500, _ => 21000 + status },
+            message,
+            more_info = "keybrake:" + code,
+            status,
+            keybrake_code = code,
+        }));
+
+    private static string FormatSuffix(string segment) =>
+        segment.EndsWith(".json", StringComparison.Ordinal) ? ".json"
+        : segment.EndsWith(".xml", StringComparison.Ordinal) ? ".xml"
+        : string.Empty;
+}

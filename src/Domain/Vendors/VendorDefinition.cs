@@ -1,0 +1,76 @@
+using System.Text;
+using Keybrake.Domain.Proxy;
+
+namespace Keybrake.Domain.Vendors;
+
+/// <summary>The upstream credentials and path for one call.</summary>
+public sealed record UpstreamAuthorization(string AuthorizationHeader, IReadOnlyList<string> Segments);
+
+/// <summary>A denial or error body in the vendor's own shape, so the vendor's SDK raises a readable error.</summary>
+public sealed record VendorErrorBody(string ContentType, string Body);
+
+/// <summary>
+/// Everything vendor-specific in one place: where it lives, how agents present vault keys and how the
+/// real secret is injected, how operations are named, what a call is expected to cost and what it did
+/// cost, and what its errors look like. A new vendor is one subclass registered in <see cref="VendorRegistry"/>.
+/// </summary>
+public abstract class VendorDefinition
+{
+    public abstract string Name { get; }
+
+    public abstract Uri DefaultBaseUrl { get; }
+
+    /// <summary>Secret names this vendor needs; all are read (tenant override first) before forwarding.</summary>
+    public abstract IReadOnlyList<string> SecretNames { get; }
+
+    /// <summary>Response headers that carry the vendor's request id, for the audit row.</summary>
+    public virtual string RequestIdHeader => "Request-Id";
+
+    /// <summary>The vault key from the agent's Authorization header, where the vendor's SDK puts its secret.</summary>
+    public abstract string? ReadVaultKey(string? authorization);
+
+    public abstract UpstreamAuthorization Authorize(IReadOnlyDictionary<string, string> secrets, IReadOnlyList<string> segments);
+
+    /// <summary>The path as the allowlist sees it (Twilio drops its <c>.json</c> format suffix).</summary>
+    public virtual IReadOnlyList<string> MatchSegments(IReadOnlyList<string> segments) => segments;
+
+    public abstract string Operation(string method, IReadOnlyList<string> segments);
+
+    /// <summary>The expected cost, from the request alone. Throws a validation error to refuse the call.</summary>
+    public abstract CostEstimate Estimate(ProxyCall call);
+
+    /// <summary>Whether <see cref="Settle"/> needs the response body of this call.</summary>
+    public abstract bool CostNeedsResponseBody(ProxyCall call);
+
+    /// <summary>The real cost from a successful (2xx) response; <paramref name="body"/> is empty when not buffered.</summary>
+    public abstract CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body);
+
+    public abstract VendorErrorBody Error(int status, string code, string message);
+
+    protected static string? Bearer(string? authorization) =>
+        authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? authorization[7..].Trim()
+            : null;
+
+    protected static (string User, string Password)? Basic(string? authorization)
+    {
+        if (authorization is null || !authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        try
+        {
+            string decoded = Encoding.UTF8.GetString(Convert.FromBase64String(authorization[6..].Trim()));
+            int colon = decoded.IndexOf(':', StringComparison.Ordinal);
+            return colon < 0 ? null : (decoded[..colon], decoded[(colon + 1)..]);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    protected static string BasicHeader(string user, string password) =>
+        "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
+}

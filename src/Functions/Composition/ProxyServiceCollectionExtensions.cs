@@ -1,0 +1,93 @@
+using System.Net;
+using Keybrake.Domain.Pricing;
+using Keybrake.Domain.Proxy;
+using Keybrake.Domain.Vendors;
+using Keybrake.Functions.Proxy;
+using Keybrake.Infrastructure.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Polly;
+
+namespace Keybrake.Functions.Composition;
+
+/// <summary>The proxy's wiring: vendors, pricing, the policy gate, and one outbound client per vendor.</summary>
+public static class ProxyServiceCollectionExtensions
+{
+    public static IServiceCollection AddKeybrakeProxy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
+            .Validate(o => o.FxToUsd.Values.All(rate => rate > 0) && o.TwilioPricePerSegmentUsd >= 0 && o.ResendPricePerEmailUsd >= 0,
+                "Pricing: FX rates must be positive and prices not negative.")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<PricingOptions>>().Value);
+        services.TryAddSingleton<Currencies>();
+
+        services.AddSingleton<VendorDefinition, StripeVendor>();
+        services.AddSingleton<VendorDefinition, TwilioVendor>();
+        services.AddSingleton<VendorDefinition, ResendVendor>();
+        services.TryAddSingleton<VendorRegistry>();
+
+        TimeSpan keyCacheLifetime = TimeSpan.FromMilliseconds(configuration.GetValue("Proxy:KeyCacheMilliseconds", 1000));
+        services.TryAddSingleton(sp => new VaultKeyCache(
+            sp.GetRequiredService<Domain.Keys.IVaultKeyStore>(), sp.GetRequiredService<TimeProvider>(), keyCacheLifetime));
+        services.TryAddSingleton<ProxyGate>();
+        services.TryAddSingleton<ProxyPipeline>();
+
+        foreach (string vendor in new[] { "stripe", "twilio", "resend" })
+        {
+            services.AddOptions<VendorEndpointOptions>(vendor)
+                .Bind(configuration.GetSection($"Vendors:{vendor}"))
+                .Validate(o => o.BaseUrl is null || (o.BaseUrl.IsAbsoluteUri && o.BaseUrl.Scheme is "https" or "http" && string.IsNullOrEmpty(o.BaseUrl.Query)),
+                    $"Vendors__{vendor}__BaseUrl must be an absolute http(s) URL without a query.")
+                .Validate(o => o.TimeoutSeconds is >= 1 and <= 300, $"Vendors__{vendor}__TimeoutSeconds must be 1-300.")
+                .ValidateOnStart();
+            AddVendorClient(services, vendor);
+        }
+
+        return services;
+    }
+
+    private static void AddVendorClient(IServiceCollection services, string vendor)
+    {
+        services.AddHttpClient(ProxyPipeline.HttpClientName(vendor), client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                // A proxy passes answers on as they are: no redirects followed, no cookies kept, no decompression.
+                AllowAutoRedirect = false,
+                UseCookies = false,
+                AutomaticDecompression = DecompressionMethods.None,
+                UseProxy = false,
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            })
+            .AddResilienceHandler("vendor-retry", pipeline => pipeline.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = 2,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldRetryAfterHeader = true,
+                ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context.GetRequestMessage())),
+            }));
+    }
+
+    /// <summary>
+    /// Retry only what cannot double a charge: a connection that never opened (nothing was sent), or a
+    /// transient answer to a safe method or to a request with an Idempotency-Key the vendor honours.
+    /// </summary>
+    private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request)
+    {
+        if (outcome.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        {
+            return true;
+        }
+
+        bool replayable = request is not null &&
+            (request.Method == HttpMethod.Get || request.Method == HttpMethod.Head || request.Headers.Contains("Idempotency-Key"));
+        return replayable && outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway
+            or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Http;
+
+namespace Keybrake.Functions.Proxy;
+
+/// <summary>
+/// Which headers cross the proxy. Credentials, cookies, client addresses, platform headers and
+/// hop-by-hop headers never do; CR/LF in a value drops the header.
+/// </summary>
+public static class ForwardedHeaders
+{
+    private static readonly HashSet<string> NeverForwarded = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Authorization", "Cookie", "Set-Cookie", "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+        "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Expect", "Content-Length", "Max-Forwards",
+        "Forwarded", "X-Real-IP", "Client-IP", "X-Client-IP", "Disguised-Host", "X-Site-Deployment-Id", "X-Waws-Unencoded-Url",
+        "X-AppService-Proto", "x-functions-key", "Alt-Svc", "Strict-Transport-Security",
+    };
+
+    private static readonly string[] NeverForwardedPrefixes = ["X-Forwarded-", "X-Original-", "X-ARR-", "X-MS-", "X-Keybrake-"];
+
+    private static readonly HashSet<string> ContentHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Content-Type", "Content-Encoding", "Content-Language", "Content-MD5", "Content-Disposition", "Content-Range", "Content-Location",
+    };
+
+    public static bool IsForwarded(string name) =>
+        !NeverForwarded.Contains(name) && !NeverForwardedPrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
+
+    public static void CopyToUpstream(IHeaderDictionary from, HttpRequestMessage to, bool dropAcceptEncoding)
+    {
+        HashSet<string> connectionTokens = ConnectionTokens(from["Connection"]);
+        foreach ((string name, Microsoft.Extensions.Primitives.StringValues values) in from)
+        {
+            if (!IsForwarded(name) || connectionTokens.Contains(name) || HasLineBreak(values) ||
+                (dropAcceptEncoding && name.Equals("Accept-Encoding", StringComparison.OrdinalIgnoreCase)))
+            {
+                continue;
+            }
+
+            if (ContentHeaders.Contains(name))
+            {
+                to.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!);
+            }
+            else
+            {
+                to.Headers.TryAddWithoutValidation(name, (IEnumerable<string>)values!);
+            }
+        }
+    }
+
+    public static void CopyToResponse(HttpResponseMessage from, HttpResponse to)
+    {
+        HashSet<string> connectionTokens = from.Headers.Connection.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        Copy(from.Headers, to, connectionTokens);
+        Copy(from.Content.Headers, to, connectionTokens);
+        if (from.Content.Headers.ContentLength is long length)
+        {
+            to.ContentLength = length;
+        }
+    }
+
+    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string> connectionTokens)
+    {
+        foreach (KeyValuePair<string, IEnumerable<string>> header in headers)
+        {
+            string[] values = header.Value.ToArray();
+            if (IsForwarded(header.Key) && !connectionTokens.Contains(header.Key) && !HasLineBreak(values))
+            {
+                to.Headers[header.Key] = values;
+            }
+        }
+    }
+
+    private static HashSet<string> ConnectionTokens(Microsoft.Extensions.Primitives.StringValues connection) =>
+        connection.SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    private static bool HasLineBreak(IEnumerable<string?> values) =>
+        values.Any(v => v is not null && (v.Contains('\r', StringComparison.Ordinal) || v.Contains('\n', StringComparison.Ordinal)));
+}

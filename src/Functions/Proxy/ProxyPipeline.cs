@@ -1,0 +1,518 @@
+using System.Buffers;
+using System.Diagnostics;
+using Azure;
+using Keybrake.Domain.Audit;
+using Keybrake.Domain.Common;
+using Keybrake.Domain.Proxy;
+using Keybrake.Domain.Secrets;
+using Keybrake.Domain.Vendors;
+using Keybrake.Infrastructure.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Keybrake.Functions.Proxy;
+
+/// <summary>
+/// One proxied call: policy (key, vendor, allowlist), the request estimate, the audit intent, the real
+/// secret, the upstream call, the cost from the answer, the audit outcome, then the answer itself.
+/// Nothing is forwarded unless the intent is durably written.
+/// </summary>
+public sealed partial class ProxyPipeline(
+    VendorRegistry vendors,
+    ProxyGate gate,
+    ISecretProvider secrets,
+    IAuditLog audit,
+    IHttpClientFactory httpClients,
+    IOptionsMonitor<VendorEndpointOptions> endpoints,
+    TimeProvider time,
+    ILogger<ProxyPipeline> logger)
+{
+    public const int MaxRequestBodyBytes = 1024 * 1024;
+    public const int MaxParsedResponseBytes = 1024 * 1024;
+
+    public static string HttpClientName(string vendor) => "keybrake-vendor-" + vendor;
+
+    public async Task HandleAsync(HttpContext context, string vendorName, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        VendorDefinition? vendor = vendors.Find(vendorName);
+        if (vendor is null)
+        {
+            string message = $"Unknown vendor; use one of {string.Join(", ", vendors.Names.Order(StringComparer.Ordinal))}.";
+            await WriteAsync(context.Response, 404, "application/json",
+                System.Text.Json.JsonSerializer.Serialize(new { error = new { code = "unknown_vendor", message } }));
+            return;
+        }
+
+        HttpRequest request = context.Request;
+        string method = request.Method.ToUpperInvariant();
+        AuthorizedCall? authorized = null;
+        try
+        {
+            authorized = await gate.AuthorizeAsync(vendor, method, RawVendorPath(context, vendorName), request.Headers.Authorization, cancellationToken);
+            ReadOnlyMemory<byte> body = await ReadBodyAsync(request, cancellationToken);
+            var call = new ProxyCall(vendor.Name, method, authorized.Segments, authorized.Operation, request.ContentType, body, request.Headers["Idempotency-Key"]);
+            CostEstimate estimate = EstimateOrDeny(authorized, call);
+            Dictionary<string, string> secretValues = await ReadSecretsAsync(authorized, cancellationToken);
+            await ForwardAsync(context, authorized, call, estimate, secretValues, started, cancellationToken);
+        }
+        catch (ProxyDeniedException denial)
+        {
+            await DenyAsync(context, vendor, method, denial, cancellationToken);
+        }
+    }
+
+    private async Task ForwardAsync(
+        HttpContext context, AuthorizedCall authorized, ProxyCall call, CostEstimate estimate,
+        Dictionary<string, string> secretValues, long started, CancellationToken cancellationToken)
+    {
+        VendorDefinition vendor = authorized.Vendor;
+        DateTimeOffset now = time.GetUtcNow();
+        AuditEntry intent = new()
+        {
+            Id = AuditEntry.NewId(now),
+            Timestamp = now,
+            Tenant = authorized.Key.Tenant,
+            Label = authorized.Key.Label,
+            KeyId = authorized.Key.Id,
+            Vendor = vendor.Name,
+            Method = call.Method,
+            Path = call.Path,
+            Operation = call.Operation,
+            Outcome = AuditOutcome.InDoubt,
+            Reason = "intent",
+            CostMicros = estimate.CostMicros,
+            CostSource = CostSource.Estimated,
+            Currency = estimate.Currency,
+            AmountMinor = estimate.AmountMinor,
+            IdempotencyKey = call.IdempotencyKey,
+        };
+        if (!await TryRecordIntentAsync(intent, cancellationToken))
+        {
+            await WriteVendorErrorAsync(context.Response, vendor, 503, "audit_unavailable",
+                "Keybrake could not record this call, so it was not forwarded. Retry later.", auditId: null);
+            return;
+        }
+
+        UpstreamAuthorization upstreamAuth = vendor.Authorize(secretValues, call.Segments);
+        VendorEndpointOptions endpoint = endpoints.Get(vendor.Name);
+        using HttpRequestMessage upstream = BuildUpstreamRequest(context.Request, vendor, call, upstreamAuth, endpoint);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(endpoint.TimeoutSeconds));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+
+        long upstreamStarted = Stopwatch.GetTimestamp();
+        HttpResponseMessage response;
+        try
+        {
+            response = await httpClients.CreateClient(HttpClientName(vendor.Name))
+                .SendAsync(upstream, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            await FailUpstreamAsync(context, intent, call, estimate, e, timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested, started);
+            return;
+        }
+
+        using (response)
+        {
+            await CompleteAsync(context, intent, vendor, call, estimate, response, started, upstreamStarted, linked.Token, cancellationToken);
+        }
+    }
+
+    private async Task CompleteAsync(
+        HttpContext context, AuditEntry intent, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
+        HttpResponseMessage response, long started, long upstreamStarted, CancellationToken upstreamToken, CancellationToken cancellationToken)
+    {
+        int status = (int)response.StatusCode;
+        if (status == 401)
+        {
+            // The vendor refused our secret: it may have been rotated. Read it afresh next time.
+            foreach (string name in vendor.SecretNames)
+            {
+                secrets.Invalidate(name, intent.Tenant);
+            }
+        }
+
+        Stream upstreamBody;
+        byte[]? buffer = null;
+        int buffered = 0;
+        bool bufferedWhole = false;
+        try
+        {
+            upstreamBody = await response.Content.ReadAsStreamAsync(upstreamToken);
+            if (status is >= 200 and < 300 && vendor.CostNeedsResponseBody(call))
+            {
+                buffer = ArrayPool<byte>.Shared.Rent(MaxParsedResponseBytes + 1);
+                (buffered, bufferedWhole) = await FillAsync(upstreamBody, buffer, MaxParsedResponseBytes, upstreamToken);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            ReturnBuffer(buffer);
+            await FailUpstreamAsync(context, intent, call, estimate, e, timedOut: !cancellationToken.IsCancellationRequested, started);
+            return;
+        }
+
+        try
+        {
+            long upstreamMs = ElapsedMs(upstreamStarted);
+            (CallCost cost, string outcome, string? reason) = Price(vendor, call, estimate, status, buffer.AsSpan(0, bufferedWhole ? buffered : 0));
+            AuditEntry completed = intent with
+            {
+                Status = status,
+                Outcome = outcome,
+                Reason = reason,
+                CostMicros = cost.CostMicros,
+                CostSource = cost.Source,
+                FeeMicros = cost.FeeMicros,
+                Currency = cost.Currency ?? intent.Currency,
+                AmountMinor = cost.AmountMinor ?? intent.AmountMinor,
+                VendorObjectId = cost.VendorObjectId,
+                VendorRequestId = response.Headers.TryGetValues(vendor.RequestIdHeader, out IEnumerable<string>? ids) ? ids.FirstOrDefault() : null,
+                UpstreamMs = upstreamMs,
+                LatencyMs = ElapsedMs(started),
+            };
+            await TryRecordOutcomeAsync(completed);
+
+            HttpResponse downstream = context.Response;
+            downstream.StatusCode = status;
+            ForwardedHeaders.CopyToResponse(response, downstream);
+            downstream.Headers["X-Keybrake-Audit-Id"] = intent.Id;
+            downstream.Headers["X-Keybrake-Cost-Usd"] = Usd.Format(cost.CostMicros);
+            downstream.Headers["X-Keybrake-Overhead-Ms"] = (ElapsedMs(started) - upstreamMs).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, cancellationToken);
+        }
+        finally
+        {
+            ReturnBuffer(buffer);
+        }
+    }
+
+    /// <summary>The cost and outcome of a call that got an answer.</summary>
+    private (CallCost Cost, string Outcome, string? Reason) Price(VendorDefinition vendor, ProxyCall call, CostEstimate estimate, int status, ReadOnlySpan<byte> body)
+    {
+        if (status is >= 200 and < 300)
+        {
+            try
+            {
+                return (vendor.Settle(call, estimate, body), AuditOutcome.Forwarded, null);
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or KeybrakeException or InvalidOperationException)
+            {
+                LogUnparsableCost(logger, vendor.Name, call.Operation, e.GetType().Name);
+                return (new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: estimate.Currency, AmountMinor: estimate.AmountMinor),
+                    AuditOutcome.Forwarded, "cost_unparsable");
+            }
+        }
+
+        if (status >= 500 && estimate.CostMicros > 0)
+        {
+            // A vendor error on a money-moving call may still have moved money: hold it until reconciled.
+            return (new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: estimate.Currency, AmountMinor: estimate.AmountMinor),
+                AuditOutcome.InDoubt, "vendor_error");
+        }
+
+        // A 4xx is a definite refusal by the vendor: nothing moved.
+        return (CallCost.Nothing, AuditOutcome.Forwarded, status >= 400 ? "vendor_refused" : null);
+    }
+
+    private async Task FailUpstreamAsync(
+        HttpContext context, AuditEntry intent, ProxyCall call, CostEstimate estimate, Exception error, bool timedOut, long started)
+    {
+        bool clientGone = context.RequestAborted.IsCancellationRequested;
+        bool neverSent = error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError };
+        (int status, string code, string message) = timedOut
+            ? (504, "upstream_timeout", "The vendor did not answer in time. The call may have been processed; Keybrake holds its cost until reconciled.")
+            : neverSent
+                ? (502, "upstream_unreachable", "Keybrake could not connect to the vendor; nothing was sent.")
+                : (502, "upstream_failed", "The connection to the vendor failed after the request was sent; the call may have been processed.");
+        string outcome = neverSent || call.IsRead ? AuditOutcome.Error : AuditOutcome.InDoubt;
+        LogUpstreamFailed(logger, call.Vendor, call.Operation, code, clientGone, error.GetType().Name);
+
+        AuditEntry failed = intent with
+        {
+            Status = status,
+            Outcome = outcome,
+            Reason = clientGone ? "client_aborted" : code,
+            CostMicros = outcome == AuditOutcome.InDoubt ? estimate.CostMicros : 0,
+            CostSource = CostSource.Estimated,
+            LatencyMs = ElapsedMs(started),
+        };
+        await TryRecordOutcomeAsync(failed);
+        if (!clientGone && !context.Response.HasStarted)
+        {
+            await WriteVendorErrorAsync(context.Response, vendors.Find(call.Vendor)!, status, code, message, intent.Id);
+        }
+    }
+
+    private async Task DenyAsync(HttpContext context, VendorDefinition vendor, string method, ProxyDeniedException denial, CancellationToken cancellationToken)
+    {
+        string? auditId = null;
+        if (denial.Key is not null)
+        {
+            DateTimeOffset now = time.GetUtcNow();
+            AuditEntry row = new()
+            {
+                Id = AuditEntry.NewId(now),
+                Timestamp = now,
+                Tenant = denial.Key.Tenant,
+                Label = denial.Key.Label,
+                KeyId = denial.Key.Id,
+                Vendor = vendor.Name,
+                Method = method,
+                Path = SafePath(context, vendor.Name),
+                Operation = denial.Operation,
+                Status = denial.Status,
+                Outcome = denial.Status >= 500 ? AuditOutcome.Error : AuditOutcome.Denied,
+                Reason = denial.Code,
+            };
+            try
+            {
+                await audit.RecordDenialAsync(row, cancellationToken);
+                auditId = row.Id;
+            }
+            catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException)
+            {
+                // The call is refused either way; losing the denial's row is logged, not fatal.
+                LogAuditWriteFailed(logger, "denial", e.GetType().Name);
+            }
+        }
+
+        LogDenied(logger, vendor.Name, method, denial.Status, denial.Code);
+        await WriteVendorErrorAsync(context.Response, vendor, denial.Status, denial.Code, denial.Message, auditId);
+    }
+
+    private static CostEstimate EstimateOrDeny(AuthorizedCall authorized, ProxyCall call)
+    {
+        try
+        {
+            return authorized.Vendor.Estimate(call);
+        }
+        catch (KeybrakeException e)
+        {
+            throw new ProxyDeniedException(400, e.Code, e.Message, authorized.Key, call.Operation);
+        }
+    }
+
+    private async Task<Dictionary<string, string>> ReadSecretsAsync(AuthorizedCall authorized, CancellationToken cancellationToken)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string name in authorized.Vendor.SecretNames)
+        {
+            string? value;
+            try
+            {
+                value = await secrets.GetAsync(name, authorized.Key.Tenant, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogSecretUnavailable(logger, name, e.GetType().Name);
+                value = null;
+            }
+
+            values[name] = value ?? throw new ProxyDeniedException(503, "vendor_credentials_unavailable",
+                $"Keybrake has no usable {authorized.Vendor.Name} credentials for this tenant; nothing was forwarded.", authorized.Key, authorized.Operation);
+        }
+
+        return values;
+    }
+
+    private async Task<bool> TryRecordIntentAsync(AuditEntry intent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await audit.RecordIntentAsync(intent, cancellationToken);
+            return true;
+        }
+        catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException or TimeoutException)
+        {
+            LogAuditWriteFailed(logger, "intent", e.GetType().Name);
+            return false;
+        }
+    }
+
+    private async Task TryRecordOutcomeAsync(AuditEntry outcome)
+    {
+        try
+        {
+            // The vendor has answered; record it even if the agent has gone away.
+            await audit.RecordOutcomeAsync(outcome, CancellationToken.None);
+        }
+        catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException or TimeoutException)
+        {
+            // The intent row stays in_doubt with its reservation; the reconciler resolves it.
+            LogAuditWriteFailed(logger, "outcome", e.GetType().Name);
+        }
+    }
+
+    private static HttpRequestMessage BuildUpstreamRequest(
+        HttpRequest request, VendorDefinition vendor, ProxyCall call, UpstreamAuthorization auth, VendorEndpointOptions endpoint)
+    {
+        Uri target = UpstreamUri(endpoint.BaseUrl ?? vendor.DefaultBaseUrl, auth.Segments, request.QueryString.Value);
+        var upstream = new HttpRequestMessage(new HttpMethod(call.Method), target);
+        if (!call.Body.IsEmpty || call.Method is "POST" or "PUT" or "PATCH")
+        {
+            upstream.Content = new ReadOnlyMemoryContent(call.Body);
+        }
+
+        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, dropAcceptEncoding: vendor.CostNeedsResponseBody(call));
+        upstream.Headers.TryAddWithoutValidation("Authorization", auth.AuthorizationHeader);
+        return upstream;
+    }
+
+    /// <summary>
+    /// The configured base URL plus the normalised path and the untouched query. Built by concatenation,
+    /// never by resolving a relative reference, and checked: nothing in a request can pick another host.
+    /// </summary>
+    public static Uri UpstreamUri(Uri baseUrl, IReadOnlyList<string> segments, string? query)
+    {
+        string basePath = baseUrl.AbsolutePath.TrimEnd('/');
+        var target = new Uri(baseUrl.GetLeftPart(UriPartial.Authority) + basePath + PathNormalizer.Encode(segments) + query, UriKind.Absolute);
+        if (target.Scheme != baseUrl.Scheme || target.IdnHost != baseUrl.IdnHost || target.Port != baseUrl.Port || !string.IsNullOrEmpty(target.UserInfo))
+        {
+            throw new InvalidOperationException("The upstream URL left the configured vendor host.");
+        }
+
+        return target;
+    }
+
+    /// <summary>The path after <c>/proxy/{vendor}</c> exactly as the client sent it, before any decoding.</summary>
+    private static string RawVendorPath(HttpContext context, string vendorName)
+    {
+        string raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target && target.StartsWith('/')
+            ? target
+            : context.Request.PathBase.ToUriComponent() + context.Request.Path.ToUriComponent();
+        int query = raw.IndexOf('?', StringComparison.Ordinal);
+        string path = query < 0 ? raw : raw[..query];
+        string prefix = "/proxy/" + vendorName;
+        return path.StartsWith(prefix + "/", StringComparison.OrdinalIgnoreCase) ? path[prefix.Length..]
+            : path.Equals(prefix, StringComparison.OrdinalIgnoreCase) ? string.Empty
+            : throw new ProxyDeniedException(400, "invalid_path", "The path must be /proxy/{vendor}/{vendor path}, without encoding in the prefix.");
+    }
+
+    /// <summary>A path fit for an audit row even when it was refused: normalised if possible, else cut and marked.</summary>
+    private static string SafePath(HttpContext context, string vendorName)
+    {
+        try
+        {
+            return PathNormalizer.Encode(PathNormalizer.Normalize(RawVendorPath(context, vendorName)));
+        }
+        catch (Exception e) when (e is KeybrakeException or ProxyDeniedException)
+        {
+            return "(invalid path)";
+        }
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > MaxRequestBodyBytes)
+        {
+            throw new ProxyDeniedException(413, "request_too_large", $"Request bodies through Keybrake are limited to {MaxRequestBodyBytes / 1024} KB.");
+        }
+
+        using var body = new MemoryStream();
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+            {
+                body.Write(chunk, 0, read);
+                if (body.Length > MaxRequestBodyBytes)
+                {
+                    throw new ProxyDeniedException(413, "request_too_large", $"Request bodies through Keybrake are limited to {MaxRequestBodyBytes / 1024} KB.");
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return body.GetBuffer().AsMemory(0, (int)body.Length);
+    }
+
+    private static async Task<(int Count, bool Whole)> FillAsync(Stream source, byte[] buffer, int limit, CancellationToken cancellationToken)
+    {
+        int total = 0;
+        while (total <= limit)
+        {
+            int read = await source.ReadAsync(buffer.AsMemory(total, limit + 1 - total), cancellationToken);
+            if (read == 0)
+            {
+                return (total, true);
+            }
+
+            total += read;
+        }
+
+        return (total, false);
+    }
+
+    private static async Task StreamBodyAsync(HttpContext context, Stream upstreamBody, byte[]? buffer, int buffered, bool bufferedWhole, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (buffer is not null && buffered > 0)
+            {
+                await context.Response.Body.WriteAsync(buffer.AsMemory(0, buffered), cancellationToken);
+            }
+
+            if (!bufferedWhole)
+            {
+                await upstreamBody.CopyToAsync(context.Response.Body, cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException)
+        {
+            // The status line is gone already: cut the connection rather than end a truncated body that looks whole.
+            context.Abort();
+        }
+    }
+
+    private static Task WriteVendorErrorAsync(HttpResponse response, VendorDefinition vendor, int status, string code, string message, string? auditId)
+    {
+        VendorErrorBody body = vendor.Error(status, code, message);
+        if (auditId is not null)
+        {
+            response.Headers["X-Keybrake-Audit-Id"] = auditId;
+        }
+
+        response.Headers["X-Keybrake-Cost-Usd"] = Usd.Format(0);
+        return WriteAsync(response, status, body.ContentType, body.Body);
+    }
+
+    private static async Task WriteAsync(HttpResponse response, int status, string contentType, string body)
+    {
+        response.StatusCode = status;
+        response.ContentType = contentType;
+        await response.WriteAsync(body);
+    }
+
+    private static void ReturnBuffer(byte[]? buffer)
+    {
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static long ElapsedMs(long since) => (long)Stopwatch.GetElapsedTime(since).TotalMilliseconds;
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Proxy denied {Vendor} {Method}: {Status} {Code}")]
+    private static partial void LogDenied(ILogger logger, string vendor, string method, int status, string code);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Warning, Message = "Proxy call to {Vendor} {Operation} failed upstream: {Code} (client gone: {ClientGone}, {ErrorType})")]
+    private static partial void LogUpstreamFailed(ILogger logger, string vendor, string operation, string code, bool clientGone, string errorType);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Error, Message = "Audit {Stage} write failed ({ErrorType})")]
+    private static partial void LogAuditWriteFailed(ILogger logger, string stage, string errorType);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Secret {SecretName} could not be read ({ErrorType})")]
+    private static partial void LogSecretUnavailable(ILogger logger, string secretName, string errorType);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Cost of {Vendor} {Operation} could not be parsed ({ErrorType}); the estimate stands")]
+    private static partial void LogUnparsableCost(ILogger logger, string vendor, string operation, string errorType);
+}

@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Azure.Data.Tables;
+using Keybrake.Sandbox;
+
+namespace Keybrake.Tests.Support;
+
+/// <summary>Fake vendors on loopback and a Keybrake host pointed at them, over Azurite.</summary>
+public sealed class ProxyHost : IAsyncDisposable
+{
+    private ProxyHost(FakeVendors vendors, KeybrakeHost host)
+    {
+        Vendors = vendors;
+        Host = host;
+    }
+
+    public FakeVendors Vendors { get; }
+
+    public KeybrakeHost Host { get; }
+
+    public Uri ProxyBase(string vendor) => new(Host.BaseAddress, $"/proxy/{vendor}/");
+
+    public static async Task<ProxyHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, FakeVendors? vendors = null)
+    {
+        vendors ??= await FakeVendors.StartAsync();
+        var values = new Dictionary<string, string?>(vendors.ProxyConfiguration());
+        foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        return new ProxyHost(vendors, await KeybrakeHost.StartAsync(values));
+    }
+
+    /// <summary>Every audit row of this host, newest first within a partition.</summary>
+    public async Task<List<TableEntity>> AuditRowsAsync()
+    {
+        var rows = new List<TableEntity>();
+        await foreach (TableEntity row in TestStorage.Service().GetTableClient(Host.TablePrefix + "audit").QueryAsync<TableEntity>())
+        {
+            rows.Add(row);
+        }
+
+        return rows;
+    }
+
+    public async Task<TableEntity> AuditRowAsync(string auditId) =>
+        (await AuditRowsAsync()).Single(r => r.RowKey == auditId);
+
+    public Task<JsonElement> IssueKeyAsync(string label, string vendor, params string[] endpoints) =>
+        Host.IssueKeyAsync(label, vendor, cap: 500m, endpoints: endpoints);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Vendors.DisposeAsync();
+    }
+}
