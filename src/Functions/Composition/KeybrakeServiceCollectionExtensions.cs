@@ -48,7 +48,7 @@ public static class KeybrakeServiceCollectionExtensions
             sp.GetRequiredService<TableServiceClient>(), sp.GetRequiredService<IOptions<TableOptions>>().Value));
         services.TryAddSingleton<IVaultKeyStore, TableVaultKeyStore>();
         services.TryAddSingleton<IOperatorTokenStore, TableOperatorTokenStore>();
-        services.TryAddSingleton<ISecretProvider, ConfigurationSecretProvider>();
+        AddSecrets(services, configuration);
         services.TryAddSingleton<IAuditLog, TableAuditLog>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);
@@ -59,5 +59,24 @@ public static class KeybrakeServiceCollectionExtensions
 
         services.AddKeybrakeProxy(configuration);
         return services;
+    }
+
+    /// <summary>Key Vault when <c>KeyVault__Uri</c> is set (managed identity in Azure), else configuration values.</summary>
+    private static void AddSecrets(IServiceCollection services, IConfiguration configuration)
+    {
+        string? keyVaultUri = configuration["KeyVault:Uri"];
+        if (!string.IsNullOrEmpty(keyVaultUri))
+        {
+            services.AddOptions<KeyVaultSecretOptions>()
+                .Bind(configuration.GetSection("KeyVault"))
+                .Validate(o => o.CacheDuration > TimeSpan.Zero && o.FailureRetryInterval > TimeSpan.Zero,
+                    "KeyVault__CacheDuration and KeyVault__FailureRetryInterval must be positive.")
+                .ValidateOnStart();
+            services.TryAddSingleton(_ => KeyVaultSecretProvider.CreateClient(new Uri(keyVaultUri, UriKind.Absolute)));
+            services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyVaultSecretOptions>>().Value);
+            services.TryAddSingleton<ISecretProvider, KeyVaultSecretProvider>();
+        }
+
+        services.TryAddSingleton<ISecretProvider, ConfigurationSecretProvider>();
     }
 }
