@@ -62,6 +62,13 @@ public sealed partial class ProxyPipeline(
         {
             await DenyAsync(context, vendor, method, denial, cancellationToken);
         }
+        catch (Exception e) when (e is RequestFailedException or HttpRequestException or TimeoutException)
+        {
+            // The key could not be looked up: without it nothing can be checked, so nothing is forwarded.
+            LogStorageUnavailable(logger, vendor.Name, e.GetType().Name);
+            await WriteVendorErrorAsync(context.Response, vendor, 503, "storage_unavailable",
+                "Keybrake cannot reach its storage, so this call was not forwarded. Retry later.", auditId: null);
+        }
     }
 
     private async Task ForwardAsync(
@@ -512,6 +519,9 @@ public sealed partial class ProxyPipeline(
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Error, Message = "Secret {SecretName} could not be read ({ErrorType})")]
     private static partial void LogSecretUnavailable(ILogger logger, string secretName, string errorType);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Proxy call to {Vendor} refused: storage unavailable ({ErrorType})")]
+    private static partial void LogStorageUnavailable(ILogger logger, string vendor, string errorType);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Cost of {Vendor} {Operation} could not be parsed ({ErrorType}); the estimate stands")]
     private static partial void LogUnparsableCost(ILogger logger, string vendor, string operation, string errorType);
