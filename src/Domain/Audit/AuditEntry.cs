@@ -1,3 +1,4 @@
+using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
 
 namespace Keybrake.Domain.Audit;
@@ -73,12 +74,22 @@ public sealed record AuditEntry
 
 public interface IAuditLog
 {
-    /// <summary>Writes the row before the call is forwarded; when this throws, the call must not be forwarded.</summary>
-    Task RecordIntentAsync(AuditEntry intent, CancellationToken cancellationToken);
+    /// <summary>
+    /// Writes the intent row and reserves <see cref="Reservation.AmountMicros"/> on every counter, atomically
+    /// per partition; refuses (writing nothing) when a counter would pass its limit or the loop breaker trips.
+    /// When this throws, the call must not be forwarded.
+    /// </summary>
+    Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken);
 
-    /// <summary>Replaces the intent with the outcome (same partition and row).</summary>
-    Task RecordOutcomeAsync(AuditEntry outcome, CancellationToken cancellationToken);
+    /// <summary>
+    /// Replaces the intent with the outcome and moves every counter from the reserved amount to
+    /// <paramref name="heldMicros"/> (the gross cost that stays counted).
+    /// </summary>
+    Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken);
 
     /// <summary>A call refused before anything was reserved or forwarded.</summary>
     Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);
+
+    /// <summary>What a counter holds now (reserved and settled spend).</summary>
+    Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken);
 }

@@ -1,9 +1,11 @@
 using System.Net;
+using Keybrake.Domain.Caps;
 using Keybrake.Domain.Pricing;
 using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Vendors;
 using Keybrake.Functions.Proxy;
 using Keybrake.Infrastructure.Http;
+using Keybrake.Infrastructure.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -30,9 +32,19 @@ public static class ProxyServiceCollectionExtensions
         services.AddSingleton<VendorDefinition, ResendVendor>();
         services.TryAddSingleton<VendorRegistry>();
 
-        TimeSpan keyCacheLifetime = TimeSpan.FromMilliseconds(configuration.GetValue("Proxy:KeyCacheMilliseconds", 1000));
+        services.AddOptions<ProxyOptions>().Bind(configuration.GetSection("Proxy"))
+            .Validate(o => o.KeyCacheMilliseconds is >= 0 and <= 2000, "Proxy__KeyCacheMilliseconds must be 0-2000: revocation must reach every instance within 2 s.")
+            .Validate(o => o.BudgetCacheMilliseconds is >= 0 and <= 60_000, "Proxy__BudgetCacheMilliseconds must be 0-60000.")
+            .Validate(o => o.LoopMaxCalls >= 1 && o.LoopWindowSeconds is >= 1 and <= 86_400, "Proxy__LoopMaxCalls must be >= 1 and Proxy__LoopWindowSeconds 1-86400.")
+            .ValidateOnStart();
         services.TryAddSingleton(sp => new VaultKeyCache(
-            sp.GetRequiredService<Domain.Keys.IVaultKeyStore>(), sp.GetRequiredService<TimeProvider>(), keyCacheLifetime));
+            sp.GetRequiredService<Domain.Keys.IVaultKeyStore>(), sp.GetRequiredService<TimeProvider>(),
+            TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.KeyCacheMilliseconds)));
+        services.TryAddSingleton<IBudgetStore, TableBudgetStore>();
+        services.TryAddSingleton<BudgetService>();
+        services.TryAddSingleton(sp => new CapPlanner(
+            sp.GetRequiredService<IBudgetStore>(), sp.GetRequiredService<TimeProvider>(),
+            TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.BudgetCacheMilliseconds)));
         services.TryAddSingleton<ProxyGate>();
         services.TryAddSingleton<ProxyPipeline>();
 

@@ -19,6 +19,13 @@ public sealed record KeyView(
     IReadOnlyDictionary<string, string> Metadata,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key = null)
 {
+    /// <summary>Today's (UTC) spend against the key's cap, reserved and settled; shown on a single key.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public decimal? SpentTodayUsd { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public decimal? RemainingUsd { get; init; }
+
     public static KeyView From(VaultKey key, DateTimeOffset now, string? secret = null) => new(
         key.Id,
         key.Label,

@@ -1,3 +1,6 @@
+using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Keys;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -6,7 +9,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace Keybrake.Functions.Http;
 
 /// <summary>Vault key lifecycle: issue, list, read, revoke one, revoke by label prefix.</summary>
-public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, TimeProvider time)
+public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IAuditLog audit, TimeProvider time)
 {
     private static readonly string[] IssueFields = ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata"];
     private static readonly string[] RevokeFields = ["label_prefix"];
@@ -53,7 +56,16 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, Ti
         string id,
         CancellationToken cancellationToken) =>
         endpoint.RunAsync(request, async caller =>
-            new ApiJsonResult(KeyView.From(await keys.GetAsync(caller, id, cancellationToken), time.GetUtcNow())), cancellationToken);
+        {
+            VaultKey key = await keys.GetAsync(caller, id, cancellationToken);
+            DateTimeOffset now = time.GetUtcNow();
+            long spent = await audit.UsedAsync(CapPlanner.KeyCounter(key, now), cancellationToken);
+            return new ApiJsonResult(KeyView.From(key, now) with
+            {
+                SpentTodayUsd = Usd.FromMicros(spent),
+                RemainingUsd = Usd.FromMicros(Math.Max(0, key.DailyCapMicros - spent)),
+            });
+        }, cancellationToken);
 
     [Function("RevokeKey")]
     public Task<IActionResult> RevokeAsync(

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using Azure;
 using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Secrets;
@@ -24,6 +25,8 @@ public sealed partial class ProxyPipeline(
     ProxyGate gate,
     ISecretProvider secrets,
     IAuditLog audit,
+    CapPlanner caps,
+    IOptions<ProxyOptions> proxyOptions,
     IHttpClientFactory httpClients,
     IOptionsMonitor<VendorEndpointOptions> endpoints,
     TimeProvider time,
@@ -96,11 +99,25 @@ public sealed partial class ProxyPipeline(
             AmountMinor = estimate.AmountMinor,
             IdempotencyKey = call.IdempotencyKey,
         };
-        if (!await TryRecordIntentAsync(intent, cancellationToken))
+        Reservation reservation = await PlanReservationAsync(authorized, call, estimate, now, cancellationToken);
+        BeginResult begun = await TryBeginAsync(intent, reservation, cancellationToken);
+        switch (begun.Status)
         {
-            await WriteVendorErrorAsync(context.Response, vendor, 503, "audit_unavailable",
-                "Keybrake could not record this call, so it was not forwarded. Retry later.", auditId: null);
-            return;
+            case BeginStatus.CapExceeded:
+                CapCounter cap = begun.Exceeded!;
+                throw new ProxyDeniedException(429, "cap_exceeded",
+                    $"Spending cap reached: {cap.Description} is {Usd.Format(cap.LimitMicros)} USD, spent {Usd.Format(begun.UsedMicros)}, " +
+                    $"remaining {Usd.Format(Math.Max(0, cap.LimitMicros - begun.UsedMicros))}, and this call needs {Usd.Format(estimate.CostMicros)}.",
+                    authorized.Key, call.Operation);
+            case BeginStatus.LoopDetected:
+                LogLoopDetected(logger, authorized.Key.Id, call.Operation);
+                throw new ProxyDeniedException(429, "loop_detected",
+                    $"Loop detected: this key sent the same {call.Operation} request more than {reservation.Loop!.MaxCalls} times within {reservation.Loop.Window.TotalSeconds:0} s.",
+                    authorized.Key, call.Operation);
+            case BeginStatus.Replay:
+                reservation = Reservation.None;
+                intent = intent with { Reason = "idempotent_replay", CostMicros = 0 };
+                break;
         }
 
         UpstreamAuthorization upstreamAuth = vendor.Authorize(secretValues, call.Segments);
@@ -118,18 +135,18 @@ public sealed partial class ProxyPipeline(
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
-            await FailUpstreamAsync(context, intent, call, estimate, e, timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested, started);
+            await FailUpstreamAsync(context, intent, reservation, call, estimate, e, timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested, started);
             return;
         }
 
         using (response)
         {
-            await CompleteAsync(context, intent, vendor, call, estimate, response, started, upstreamStarted, linked.Token, cancellationToken);
+            await CompleteAsync(context, intent, reservation, vendor, call, estimate, response, started, upstreamStarted, linked.Token, cancellationToken);
         }
     }
 
     private async Task CompleteAsync(
-        HttpContext context, AuditEntry intent, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
+        HttpContext context, AuditEntry intent, Reservation reservation, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
         HttpResponseMessage response, long started, long upstreamStarted, CancellationToken upstreamToken, CancellationToken cancellationToken)
     {
         int status = (int)response.StatusCode;
@@ -158,7 +175,7 @@ public sealed partial class ProxyPipeline(
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
             ReturnBuffer(buffer);
-            await FailUpstreamAsync(context, intent, call, estimate, e, timedOut: !cancellationToken.IsCancellationRequested, started);
+            await FailUpstreamAsync(context, intent, reservation, call, estimate, e, timedOut: !cancellationToken.IsCancellationRequested, started);
             return;
         }
 
@@ -166,6 +183,13 @@ public sealed partial class ProxyPipeline(
         {
             long upstreamMs = ElapsedMs(upstreamStarted);
             (CallCost cost, string outcome, string? reason) = Price(vendor, call, estimate, status, buffer.AsSpan(0, bufferedWhole ? buffered : 0));
+            if (reservation == Reservation.None && intent.Reason == "idempotent_replay")
+            {
+                // The vendor replayed an answer already counted: this call moves nothing.
+                cost = cost with { CostMicros = 0 };
+                reason = "idempotent_replay";
+            }
+
             AuditEntry completed = intent with
             {
                 Status = status,
@@ -181,7 +205,8 @@ public sealed partial class ProxyPipeline(
                 UpstreamMs = upstreamMs,
                 LatencyMs = ElapsedMs(started),
             };
-            await TryRecordOutcomeAsync(completed);
+            long held = outcome == AuditOutcome.InDoubt ? reservation.AmountMicros : Math.Max(0, cost.CostMicros);
+            await TryRecordOutcomeAsync(completed, reservation, held, releaseIdempotencyKey: status is >= 400 and < 500);
 
             HttpResponse downstream = context.Response;
             downstream.StatusCode = status;
@@ -226,7 +251,7 @@ public sealed partial class ProxyPipeline(
     }
 
     private async Task FailUpstreamAsync(
-        HttpContext context, AuditEntry intent, ProxyCall call, CostEstimate estimate, Exception error, bool timedOut, long started)
+        HttpContext context, AuditEntry intent, Reservation reservation, ProxyCall call, CostEstimate estimate, Exception error, bool timedOut, long started)
     {
         bool clientGone = context.RequestAborted.IsCancellationRequested;
         bool neverSent = error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError };
@@ -247,7 +272,7 @@ public sealed partial class ProxyPipeline(
             CostSource = CostSource.Estimated,
             LatencyMs = ElapsedMs(started),
         };
-        await TryRecordOutcomeAsync(failed);
+        await TryRecordOutcomeAsync(failed, reservation, heldMicros: outcome == AuditOutcome.InDoubt ? reservation.AmountMicros : 0, releaseIdempotencyKey: neverSent);
         if (!clientGone && !context.Response.HasStarted)
         {
             await WriteVendorErrorAsync(context.Response, vendors.Find(call.Vendor)!, status, code, message, intent.Id);
@@ -326,26 +351,48 @@ public sealed partial class ProxyPipeline(
         return values;
     }
 
-    private async Task<bool> TryRecordIntentAsync(AuditEntry intent, CancellationToken cancellationToken)
+    private async Task<BeginResult> TryBeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)
     {
         try
         {
-            await audit.RecordIntentAsync(intent, cancellationToken);
-            return true;
+            return await audit.BeginAsync(intent, reservation, cancellationToken);
         }
-        catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is RequestFailedException or HttpRequestException or TimeoutException)
         {
             LogAuditWriteFailed(logger, "intent", e.GetType().Name);
-            return false;
+            throw new ProxyDeniedException(503, "audit_unavailable", "Keybrake could not record or reserve this call, so it was not forwarded. Retry later.");
         }
     }
 
-    private async Task TryRecordOutcomeAsync(AuditEntry outcome)
+    private async Task<Reservation> PlanReservationAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        string partition = AuditEntry.PartitionFor(authorized.Key.Tenant, now);
+        string? idempotencyRow = string.IsNullOrEmpty(call.IdempotencyKey)
+            ? null
+            : "~idem|" + authorized.Key.Id + "|" + RandomTokens.Sha256Hex(call.IdempotencyKey)[..40];
+        ProxyOptions options = proxyOptions.Value;
+        LoopGuard? loop = call.IsRead
+            ? null
+            : new LoopGuard(partition, "~loop|" + authorized.Key.Id + "|" + CallFingerprint(call), options.LoopMaxCalls, TimeSpan.FromSeconds(options.LoopWindowSeconds));
+        IReadOnlyList<CapCounter> counters = estimate.CostMicros > 0 ? await caps.CountersAsync(authorized.Key, now, cancellationToken) : [];
+        return new Reservation(Math.Max(0, estimate.CostMicros), counters, idempotencyRow, loop);
+    }
+
+    /// <summary>Method, path and canonical body: what makes two calls "the same" to the loop breaker.</summary>
+    private static string CallFingerprint(ProxyCall call)
+    {
+        string body = call.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) == true
+            ? string.Join('&', FormBody.Parse(call.Body.Span).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
+            : Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(call.Body.Span));
+        return RandomTokens.Sha256Hex(call.Method + " " + call.Path + "\n" + body)[..40];
+    }
+
+    private async Task TryRecordOutcomeAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey)
     {
         try
         {
             // The vendor has answered; record it even if the agent has gone away.
-            await audit.RecordOutcomeAsync(outcome, CancellationToken.None);
+            await audit.CompleteAsync(outcome, reservation, heldMicros, releaseIdempotencyKey, CancellationToken.None);
         }
         catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException or TimeoutException)
         {
@@ -522,6 +569,9 @@ public sealed partial class ProxyPipeline(
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Error, Message = "Proxy call to {Vendor} refused: storage unavailable ({ErrorType})")]
     private static partial void LogStorageUnavailable(ILogger logger, string vendor, string errorType);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Loop breaker tripped for key {KeyId} on {Operation}")]
+    private static partial void LogLoopDetected(ILogger logger, string keyId, string operation);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Cost of {Vendor} {Operation} could not be parsed ({ErrorType}); the estimate stands")]
     private static partial void LogUnparsableCost(ILogger logger, string vendor, string operation, string errorType);

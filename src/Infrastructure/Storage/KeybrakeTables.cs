@@ -12,6 +12,7 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Keys = "keys";
     public const string Tokens = "tokens";
     public const string Audit = "audit";
+    public const string Budgets = "budgets";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

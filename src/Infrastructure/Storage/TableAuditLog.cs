@@ -1,26 +1,98 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
 using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
 
 namespace Keybrake.Infrastructure.Storage;
 
 /// <summary>
-/// Audit rows in table <c>{prefix}audit</c>: PartitionKey <c>{tenant}|{yyyy-MM-dd}</c>, RowKey newest first.
+/// Audit rows and spend counters in table <c>{prefix}audit</c>. Audit rows: PartitionKey
+/// <c>{tenant}|{yyyy-MM-dd}</c>, RowKey newest first. Counters, idempotency markers and loop windows sit in
+/// the same partitions under RowKeys starting with '~' (after every audit row), so the intent, the key's
+/// reservation and the tenant's daily budgets are one entity-group transaction: one round trip.
+/// Every counter write is conditional on the ETag last seen; a 412 means another instance moved first,
+/// and the reservation is re-evaluated on fresh values. Counter values and ETags are cached, so a warm
+/// instance does not read before it writes.
 /// </summary>
 public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
 {
-    public async Task RecordIntentAsync(AuditEntry intent, CancellationToken cancellationToken)
+    private const int MaxAttempts = 400;
+    private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
+    private readonly ConcurrentDictionary<(string, string), (string Times, ETag ETag)> _loops = new();
+
+    public async Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        await table.AddEntityAsync(AuditEntities.ToEntity(intent), cancellationToken);
+        List<CapCounter> counters = reservation.AmountMicros > 0 ? [.. reservation.Counters] : [];
+        string primary = intent.PartitionKey;
+
+        // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each
+        // atomically on its own; they are given back if a later partition refuses.
+        var reservedElsewhere = new List<IGrouping<string, CapCounter>>();
+        foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != primary).GroupBy(c => c.Partition).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            BeginResult result = await ReservePartitionAsync(table, group.Key, [.. group], reservation.AmountMicros, null, null, null, cancellationToken);
+            if (result.Status != BeginStatus.Reserved)
+            {
+                await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+                return result;
+            }
+
+            reservedElsewhere.Add(group);
+        }
+
+        BeginResult primaryResult;
+        try
+        {
+            primaryResult = await ReservePartitionAsync(
+                table, primary, [.. counters.Where(c => c.Partition == primary)], reservation.AmountMicros, intent, reservation.IdempotencyRow, reservation.Loop, cancellationToken);
+        }
+        catch
+        {
+            await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+            throw;
+        }
+
+        if (primaryResult.Status == BeginStatus.Reserved)
+        {
+            return primaryResult;
+        }
+
+        await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+        if (primaryResult.Status == BeginStatus.Replay)
+        {
+            // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
+            await table.AddEntityAsync(AuditEntities.ToEntity(intent with { Reason = "idempotent_replay", CostMicros = 0 }), cancellationToken);
+        }
+
+        return primaryResult;
     }
 
-    public async Task RecordOutcomeAsync(AuditEntry outcome, CancellationToken cancellationToken)
+    public async Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        long delta = reservation.AmountMicros > 0 ? heldMicros - reservation.AmountMicros : 0;
+        string primary = outcome.PartitionKey;
+        List<CapCounter> moved = delta == 0 ? [] : [.. reservation.Counters];
 
-        // The intent row is this call's alone; replacing it unconditionally is the intended write.
-        await table.UpdateEntityAsync(AuditEntities.ToEntity(outcome), ETag.All, TableUpdateMode.Replace, cancellationToken);
+        foreach (IGrouping<string, CapCounter> group in moved.Where(c => c.Partition != primary).GroupBy(c => c.Partition))
+        {
+            await AdjustAsync(table, group.Key, [.. group], delta, extra: [], cancellationToken);
+        }
+
+        var extra = new List<TableTransactionAction>
+        {
+            new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), ETag.All),
+        };
+        if (releaseIdempotencyKey && reservation.IdempotencyRow is not null)
+        {
+            // The vendor refused outright and will not replay: a retry with this key is a new attempt.
+            extra.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(primary, reservation.IdempotencyRow), ETag.All));
+        }
+
+        await AdjustAsync(table, primary, [.. moved.Where(c => c.Partition == primary)], delta, extra, cancellationToken);
     }
 
     public async Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
@@ -28,59 +100,232 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         await table.AddEntityAsync(AuditEntities.ToEntity(denial), cancellationToken);
     }
-}
 
-/// <summary>Audit rows to and from table entities; money as Int64 micro-dollars.</summary>
-public static class AuditEntities
-{
-    public static TableEntity ToEntity(AuditEntry e) => new(e.PartitionKey, e.Id)
+    public async Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken)
     {
-        ["Ts"] = e.Timestamp,
-        ["Tenant"] = e.Tenant,
-        ["Label"] = e.Label,
-        ["KeyId"] = e.KeyId,
-        ["Vendor"] = e.Vendor,
-        ["Method"] = e.Method,
-        ["Path"] = e.Path,
-        ["Operation"] = e.Operation,
-        ["Status"] = e.Status,
-        ["Outcome"] = e.Outcome,
-        ["Reason"] = e.Reason,
-        ["CostMicros"] = e.CostMicros,
-        ["CostSource"] = e.CostSource,
-        ["FeeMicros"] = e.FeeMicros,
-        ["Currency"] = e.Currency,
-        ["AmountMinor"] = e.AmountMinor,
-        ["VendorObjectId"] = e.VendorObjectId,
-        ["VendorRequestId"] = e.VendorRequestId,
-        ["IdempotencyKey"] = e.IdempotencyKey,
-        ["LatencyMs"] = e.LatencyMs,
-        ["UpstreamMs"] = e.UpstreamMs,
-    };
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        return (await ReadCounterAsync(table, counter.Partition, counter.Row, cancellationToken)).Used;
+    }
 
-    public static AuditEntry FromEntity(TableEntity e) => new()
+    private async Task<BeginResult> ReservePartitionAsync(
+        TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
+        CancellationToken cancellationToken)
     {
-        Id = e.RowKey,
-        Timestamp = e.GetDateTimeOffset("Ts") ?? DateTimeOffset.MinValue,
-        Tenant = e.GetString("Tenant"),
-        Label = e.GetString("Label"),
-        KeyId = e.GetString("KeyId"),
-        Vendor = e.GetString("Vendor"),
-        Method = e.GetString("Method"),
-        Path = e.GetString("Path"),
-        Operation = e.GetString("Operation"),
-        Status = e.GetInt32("Status"),
-        Outcome = e.GetString("Outcome"),
-        Reason = e.GetString("Reason"),
-        CostMicros = e.GetInt64("CostMicros") ?? 0,
-        CostSource = e.GetString("CostSource"),
-        FeeMicros = e.GetInt64("FeeMicros"),
-        Currency = e.GetString("Currency"),
-        AmountMinor = e.GetInt64("AmountMinor"),
-        VendorObjectId = e.GetString("VendorObjectId"),
-        VendorRequestId = e.GetString("VendorRequestId"),
-        IdempotencyKey = e.GetString("IdempotencyKey"),
-        LatencyMs = e.GetInt64("LatencyMs"),
-        UpstreamMs = e.GetInt64("UpstreamMs"),
-    };
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            bool fresh = attempt > 0;
+            var states = new List<(CapCounter Counter, long Used, ETag ETag, bool Cached)>();
+            foreach (CapCounter counter in counters)
+            {
+                (long used, ETag etag, bool cached) = await CounterAsync(table, partition, counter.Row, fresh, cancellationToken);
+                states.Add((counter, used, etag, cached));
+            }
+
+            (CapCounter Counter, long Used, ETag ETag, bool Cached) over = states.FirstOrDefault(s => s.Used + amount > s.Counter.LimitMicros);
+            if (over.Counter is not null)
+            {
+                if (over.Cached)
+                {
+                    // Decide refusals on fresh values only: the cache may hold spend another instance released.
+                    _counters.TryRemove((partition, over.Counter.Row), out _);
+                    attempt--;
+                    continue;
+                }
+
+                return new BeginResult(BeginStatus.CapExceeded, over.Counter, over.Used);
+            }
+
+            var actions = new List<TableTransactionAction>();
+            if (intent is not null)
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, AuditEntities.ToEntity(intent)));
+            }
+
+            if (idempotencyRow is not null)
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId }));
+            }
+
+            string? loopTimes = null;
+            if (loop is not null)
+            {
+                (string times, ETag loopETag, bool loopCached) = await LoopAsync(table, loop, fresh, cancellationToken);
+                long now = (intent?.Timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
+                List<long> recent = [.. times.Split(',', StringSplitOptions.RemoveEmptyEntries)
+                    .Select(t => long.Parse(t, CultureInfo.InvariantCulture)).Where(t => t > now - (long)loop.Window.TotalMilliseconds)];
+                if (recent.Count >= loop.MaxCalls)
+                {
+                    if (loopCached)
+                    {
+                        _loops.TryRemove((partition, loop.Row), out _);
+                        attempt--;
+                        continue;
+                    }
+
+                    return new BeginResult(BeginStatus.LoopDetected);
+                }
+
+                recent.Add(now);
+                loopTimes = string.Join(',', recent.Select(t => t.ToString(CultureInfo.InvariantCulture)));
+                actions.Add(Write(new TableEntity(partition, loop.Row) { ["Times"] = loopTimes }, loopETag));
+            }
+
+            foreach ((CapCounter counter, long used, ETag etag, bool _) in states)
+            {
+                actions.Add(Write(CounterEntity(partition, counter.Row, used + amount), etag));
+            }
+
+            try
+            {
+                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+                Remember(actions, response.Value, states.Select(s => (s.Counter.Row, s.Used + amount)), loop is null ? null : (loop.Row, loopTimes!));
+                return BeginResult.Ok;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count)
+            {
+                string row = actions[index].Entity.RowKey;
+                if (row == idempotencyRow && e.Status == 409)
+                {
+                    return new BeginResult(BeginStatus.Replay);
+                }
+
+                if (e.Status is 409 or 412 && (states.Any(s => s.Counter.Row == row) || row == loop?.Row))
+                {
+                    // Another instance moved first: look again.
+                    _counters.TryRemove((partition, row), out _);
+                    _loops.TryRemove((partition, row), out _);
+                    await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(attempt, 20)), cancellationToken);
+                    continue;
+                }
+
+                throw;
+            }
+        }
+
+        throw new TimeoutException($"Could not reserve budget after {MaxAttempts} attempts under contention.");
+    }
+
+    private async Task AdjustAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
+    {
+        if (counters.Count == 0 && extra.Count == 0)
+        {
+            return;
+        }
+
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var states = new List<(string Row, long Used, ETag ETag)>();
+            foreach (CapCounter counter in counters)
+            {
+                (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
+                states.Add((counter.Row, used, etag));
+            }
+
+            List<TableTransactionAction> actions = [.. extra, .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
+            try
+            {
+                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+                Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
+                return;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && index >= extra.Count && e.Status is 409 or 412)
+            {
+                _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
+                await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(attempt, 20)), cancellationToken);
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < extra.Count &&
+                                                            extra[index].ActionType == TableTransactionActionType.Delete && e.Status == 404)
+            {
+                // The marker is gone already; settle without it.
+                extra.RemoveAt(index);
+            }
+        }
+
+        throw new TimeoutException($"Could not settle counters after {MaxAttempts} attempts under contention.");
+    }
+
+    private async Task ReleaseAsync(TableClient table, List<IGrouping<string, CapCounter>> groups, long amount)
+    {
+        foreach (IGrouping<string, CapCounter> group in groups)
+        {
+            await AdjustAsync(table, group.Key, [.. group], -amount, extra: [], CancellationToken.None);
+        }
+    }
+
+    private async Task<(long Used, ETag ETag, bool Cached)> CounterAsync(TableClient table, string partition, string row, bool fresh, CancellationToken cancellationToken)
+    {
+        if (!fresh && _counters.TryGetValue((partition, row), out (long Used, ETag ETag) cached))
+        {
+            return (cached.Used, cached.ETag, true);
+        }
+
+        (long used, ETag etag) = await ReadCounterAsync(table, partition, row, cancellationToken);
+        _counters[(partition, row)] = (used, etag);
+        return (used, etag, false);
+    }
+
+    private static async Task<(long Used, ETag ETag)> ReadCounterAsync(TableClient table, string partition, string row, CancellationToken cancellationToken)
+    {
+        NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, row, ["UsedMicros"], cancellationToken);
+        return entity.HasValue ? (entity.Value!.GetInt64("UsedMicros") ?? 0, entity.Value.ETag) : (0, default);
+    }
+
+    private async Task<(string Times, ETag ETag, bool Cached)> LoopAsync(TableClient table, LoopGuard loop, bool fresh, CancellationToken cancellationToken)
+    {
+        if (!fresh && _loops.TryGetValue((loop.Partition, loop.Row), out (string Times, ETag ETag) cached))
+        {
+            return (cached.Times, cached.ETag, true);
+        }
+
+        NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(loop.Partition, loop.Row, ["Times"], cancellationToken);
+        (string times, ETag etag) = entity.HasValue ? (entity.Value!.GetString("Times") ?? string.Empty, entity.Value.ETag) : (string.Empty, default);
+        _loops[(loop.Partition, loop.Row)] = (times, etag);
+        return (times, etag, false);
+    }
+
+    /// <summary>A conditional write: an insert when the row did not exist, else a replace at the ETag read.</summary>
+    private static TableTransactionAction Write(TableEntity entity, ETag etag) =>
+        etag == default
+            ? new TableTransactionAction(TableTransactionActionType.Add, entity)
+            : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, etag);
+
+    private static TableEntity CounterEntity(string partition, string row, long used) => new(partition, row) { ["UsedMicros"] = used };
+
+    private void Remember(
+        List<TableTransactionAction> actions, IReadOnlyList<Response> responses, IEnumerable<(string Row, long Used)> counters, (string Row, string Times)? loop)
+    {
+        var etags = new Dictionary<string, ETag>(StringComparer.Ordinal);
+        for (int i = 0; i < actions.Count && i < responses.Count; i++)
+        {
+            if (responses[i].Headers.ETag is ETag etag)
+            {
+                etags[actions[i].Entity.RowKey] = etag;
+            }
+        }
+
+        string partition = actions[0].Entity.PartitionKey;
+        foreach ((string row, long used) in counters)
+        {
+            if (etags.TryGetValue(row, out ETag etag))
+            {
+                _counters[(partition, row)] = (used, etag);
+            }
+            else
+            {
+                _counters.TryRemove((partition, row), out _);
+            }
+        }
+
+        if (loop is (string loopRow, string times))
+        {
+            if (etags.TryGetValue(loopRow, out ETag etag))
+            {
+                _loops[(partition, loopRow)] = (times, etag);
+            }
+            else
+            {
+                _loops.TryRemove((partition, loopRow), out _);
+            }
+        }
+    }
 }

@@ -31,11 +31,13 @@ public sealed class ProxyHost : IAsyncDisposable
         return new ProxyHost(vendors, await KeybrakeHost.StartAsync(values));
     }
 
-    /// <summary>Every audit row of this host, newest first within a partition.</summary>
-    public async Task<List<TableEntity>> AuditRowsAsync()
+    /// <summary>Every audit row of this host (not the counters that share its partitions), newest first within a partition.</summary>
+    public Task<List<TableEntity>> AuditRowsAsync() => AuditRowsAsync(Host.TablePrefix);
+
+    public static async Task<List<TableEntity>> AuditRowsAsync(string tablePrefix)
     {
         var rows = new List<TableEntity>();
-        await foreach (TableEntity row in TestStorage.Service().GetTableClient(Host.TablePrefix + "audit").QueryAsync<TableEntity>())
+        await foreach (TableEntity row in TestStorage.Service().GetTableClient(tablePrefix + "audit").QueryAsync<TableEntity>(e => e.RowKey.CompareTo("~") < 0))
         {
             rows.Add(row);
         }

@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Keybrake.Domain.Keys;
+
+namespace Keybrake.Domain.Caps;
+
+/// <summary>
+/// Which counters a call reserves against: its key's daily cap and every budget whose prefix covers its
+/// label. Budgets are cached briefly so a warm call reads none; a budget change applies within that time.
+/// </summary>
+public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan budgetCacheLifetime)
+{
+    private readonly ConcurrentDictionary<string, (IReadOnlyList<Budget> Budgets, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+
+    public static string DayPartition(string scope, DateTimeOffset at) =>
+        scope + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    public static string MonthPartition(string scope, DateTimeOffset at) =>
+        scope + "|m|" + at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
+
+    public static CapCounter KeyCounter(VaultKey key, DateTimeOffset at) =>
+        new(DayPartition(key.Tenant, at), "~cap|key|" + key.Id, key.DailyCapMicros, $"the key's daily cap");
+
+    public static CapCounter DailyBudgetCounter(Budget budget, DateTimeOffset at) =>
+        new(DayPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|d", budget.DailyMicros ?? 0, $"the daily budget of '{budget.Prefix}'");
+
+    public static CapCounter MonthlyBudgetCounter(Budget budget, DateTimeOffset at) =>
+        new(MonthPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|m", budget.MonthlyMicros ?? 0, $"the monthly budget of '{budget.Prefix}'");
+
+    public async Task<IReadOnlyList<CapCounter>> CountersAsync(VaultKey key, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var counters = new List<CapCounter> { KeyCounter(key, at) };
+        foreach (string scope in new[] { key.Tenant, "*" })
+        {
+            foreach (Budget budget in await BudgetsAsync(scope, cancellationToken))
+            {
+                if (!budget.Covers(key.Label))
+                {
+                    continue;
+                }
+
+                if (budget.DailyMicros is not null)
+                {
+                    counters.Add(DailyBudgetCounter(budget, at));
+                }
+
+                if (budget.MonthlyMicros is not null)
+                {
+                    counters.Add(MonthlyBudgetCounter(budget, at));
+                }
+            }
+        }
+
+        return counters;
+    }
+
+    private async Task<IReadOnlyList<Budget>> BudgetsAsync(string scope, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        if (_cache.TryGetValue(scope, out (IReadOnlyList<Budget> Budgets, DateTimeOffset Until) entry) && entry.Until > now)
+        {
+            return entry.Budgets;
+        }
+
+        IReadOnlyList<Budget> loaded = await budgets.ListAsync(scope, cancellationToken);
+        _cache[scope] = (loaded, now + budgetCacheLifetime);
+        return loaded;
+    }
+}

@@ -1,0 +1,59 @@
+using Azure.Data.Tables;
+using Keybrake.Domain.Audit;
+
+namespace Keybrake.Infrastructure.Storage;
+
+/// <summary>Audit rows to and from table entities; money as Int64 micro-dollars.</summary>
+public static class AuditEntities
+{
+    public static TableEntity ToEntity(AuditEntry e) => new(e.PartitionKey, e.Id)
+    {
+        ["Ts"] = e.Timestamp,
+        ["Tenant"] = e.Tenant,
+        ["Label"] = e.Label,
+        ["KeyId"] = e.KeyId,
+        ["Vendor"] = e.Vendor,
+        ["Method"] = e.Method,
+        ["Path"] = e.Path,
+        ["Operation"] = e.Operation,
+        ["Status"] = e.Status,
+        ["Outcome"] = e.Outcome,
+        ["Reason"] = e.Reason,
+        ["CostMicros"] = e.CostMicros,
+        ["CostSource"] = e.CostSource,
+        ["FeeMicros"] = e.FeeMicros,
+        ["Currency"] = e.Currency,
+        ["AmountMinor"] = e.AmountMinor,
+        ["VendorObjectId"] = e.VendorObjectId,
+        ["VendorRequestId"] = e.VendorRequestId,
+        ["IdempotencyKey"] = e.IdempotencyKey,
+        ["LatencyMs"] = e.LatencyMs,
+        ["UpstreamMs"] = e.UpstreamMs,
+    };
+
+    public static AuditEntry FromEntity(TableEntity e) => new()
+    {
+        Id = e.RowKey,
+        Timestamp = e.GetDateTimeOffset("Ts") ?? DateTimeOffset.MinValue,
+        Tenant = e.GetString("Tenant"),
+        Label = e.GetString("Label"),
+        KeyId = e.GetString("KeyId"),
+        Vendor = e.GetString("Vendor"),
+        Method = e.GetString("Method"),
+        Path = e.GetString("Path"),
+        Operation = e.GetString("Operation"),
+        Status = e.GetInt32("Status"),
+        Outcome = e.GetString("Outcome"),
+        Reason = e.GetString("Reason"),
+        CostMicros = e.GetInt64("CostMicros") ?? 0,
+        CostSource = e.GetString("CostSource"),
+        FeeMicros = e.GetInt64("FeeMicros"),
+        Currency = e.GetString("Currency"),
+        AmountMinor = e.GetInt64("AmountMinor"),
+        VendorObjectId = e.GetString("VendorObjectId"),
+        VendorRequestId = e.GetString("VendorRequestId"),
+        IdempotencyKey = e.GetString("IdempotencyKey"),
+        LatencyMs = e.GetInt64("LatencyMs"),
+        UpstreamMs = e.GetInt64("UpstreamMs"),
+    };
+}

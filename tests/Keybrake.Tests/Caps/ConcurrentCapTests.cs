@@ -1,0 +1,139 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Keybrake.Sandbox;
+using Keybrake.Tests.Support;
+
+namespace Keybrake.Tests.Caps;
+
+/// <summary>
+/// Caps are reservations: under any concurrency, across separate host processes sharing one storage
+/// account, exact estimates never let spend pass a cap.
+/// </summary>
+public sealed class ConcurrentCapTests : IAsyncLifetime
+{
+    private const int Calls = 200;
+    private FakeVendors _vendors = null!;
+    private HostProcess _first = null!;
+    private HostProcess _second = null!;
+    private readonly string _rootToken = "root-" + Guid.NewGuid().ToString("N");
+    private readonly string _prefix = TestStorage.NewPrefix();
+
+    public async Task InitializeAsync()
+    {
+        _vendors = await FakeVendors.StartAsync();
+        var settings = new Dictionary<string, string?>(_vendors.ProxyConfiguration())
+        {
+            ["Tables:ConnectionString"] = TestStorage.ConnectionString,
+            ["Tables:Prefix"] = _prefix,
+            ["Secrets:keybrake-root-token"] = _rootToken,
+        };
+        Task<HostProcess> first = HostProcess.StartAsync(settings);
+        Task<HostProcess> second = HostProcess.StartAsync(settings);
+        (_first, _second) = (await first, await second);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _first.DisposeAsync();
+        await _second.DisposeAsync();
+        await _vendors.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task TwoHosts_200ConcurrentDollarCharges_OnAFiftyDollarKey_ExactlyFiftyReachStripe()
+    {
+        JsonElement key = await IssueKeyAsync("acme:billing-agent:checkout:race-1", 50m);
+
+        HttpStatusCode[] statuses = await FireAsync(_ => key.Str("key"));
+
+        Assert.Equal(50, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(150, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.Equal(50, _vendors.Stripe.Ledger.Count(e => e.Path == "/v1/payment_intents" && e.Status == 200));
+        JsonElement after = await GetKeyAsync(key.Str("id"));
+        Assert.Equal("50.000000", after.GetProperty("spent_today_usd").GetDecimal().ToString("0.000000", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0m, after.GetProperty("remaining_usd").GetDecimal());
+        Assert.Equal(Calls, (await ProxyHost.AuditRowsAsync(_prefix)).Count);
+    }
+
+    [Fact]
+    public async Task TwoHosts_ATenantBudgetOfThirtyDollars_SpreadOverThreeKeys_HoldsExactly()
+    {
+        using HttpClient root = Operator(_first);
+        HttpResponseMessage budget = await root.PutAsJsonAsync("/v1/budgets/globex:", new { daily_usd = 30, alert_thresholds = new[] { 0.5, 1.0 } });
+        Assert.Equal(HttpStatusCode.OK, budget.StatusCode);
+        JsonElement[] keys =
+        [
+            await IssueKeyAsync("globex:billing-agent:checkout:race-a", 50m),
+            await IssueKeyAsync("globex:billing-agent:renewals:race-b", 50m),
+            await IssueKeyAsync("globex:onboarding-agent:trial:race-c", 50m),
+        ];
+
+        HttpStatusCode[] statuses = await FireAsync(i => keys[i % 3].Str("key"));
+
+        Assert.Equal(30, statuses.Count(s => s == HttpStatusCode.OK));
+        Assert.Equal(170, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.Equal(30, _vendors.Stripe.Ledger.Count(e => e.Path == "/v1/payment_intents" && e.Status == 200));
+        decimal spent = 0;
+        foreach (JsonElement key in keys)
+        {
+            spent += (await GetKeyAsync(key.Str("id"))).GetProperty("spent_today_usd").GetDecimal();
+        }
+
+        Assert.Equal(30m, spent);
+    }
+
+    /// <summary>Sends the calls all at once, alternating between the two hosts; each is a distinct $1.00 order.</summary>
+    private async Task<HttpStatusCode[]> FireAsync(Func<int, string> keyFor)
+    {
+        using var gate = new SemaphoreSlim(0);
+        using HttpClient first = new() { BaseAddress = _first.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        using HttpClient second = new() { BaseAddress = _second.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        Task<HttpStatusCode>[] calls = Enumerable.Range(0, Calls).Select(async i =>
+        {
+            await gate.WaitAsync();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/proxy/stripe/v1/payment_intents")
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string>
+                {
+                    ["amount"] = "100", ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa", ["metadata[order]"] = $"order-{i}",
+                }),
+            };
+            request.Headers.Authorization = new("Bearer", keyFor(i));
+            using HttpResponseMessage response = await (i % 2 == 0 ? first : second).SendAsync(request);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                JsonElement error = (await Json.ReadAsync(response)).GetProperty("error");
+                Assert.Equal("keybrake_cap_exceeded", error.Str("code"));
+            }
+
+            return response.StatusCode;
+        }).ToArray();
+        gate.Release(Calls);
+        return await Task.WhenAll(calls);
+    }
+
+    private HttpClient Operator(HostProcess host)
+    {
+        var client = new HttpClient { BaseAddress = host.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", _rootToken);
+        return client;
+    }
+
+    private async Task<JsonElement> IssueKeyAsync(string label, decimal cap)
+    {
+        using HttpClient root = Operator(_first);
+        HttpResponseMessage response = await root.PostAsJsonAsync("/v1/keys", new
+        {
+            label, vendor = "stripe", daily_usd_cap = cap, allowed_endpoints = new[] { "POST /v1/payment_intents" }, expires_in = "1h",
+        });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return await Json.ReadAsync(response);
+    }
+
+    private async Task<JsonElement> GetKeyAsync(string id)
+    {
+        using HttpClient root = Operator(_second);
+        return await Json.ReadAsync(await root.GetAsync($"/v1/keys/{id}"));
+    }
+}
