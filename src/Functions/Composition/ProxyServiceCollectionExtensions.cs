@@ -81,14 +81,15 @@ public static class ProxyServiceCollectionExtensions
                 Delay = TimeSpan.FromMilliseconds(200),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
-                ShouldRetryAfterHeader = true,
+                ShouldRetryAfterHeader = false,
                 ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome, args.Context.GetRequestMessage())),
             }));
     }
 
     /// <summary>
-    /// Retry only what cannot double a charge: a connection that never opened (nothing was sent), or a
-    /// transient answer to a safe method or to a request with an Idempotency-Key the vendor honours.
+    /// Retry only what cannot double a charge or hold an agent hostage: a connection that never opened
+    /// (nothing was sent), or a gateway error on a read. Rate limits (429) and everything else go back to
+    /// the agent, whose vendor SDK has its own retry policy; stacking a second one would multiply waits.
     /// </summary>
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, HttpRequestMessage? request)
     {
@@ -97,9 +98,7 @@ public static class ProxyServiceCollectionExtensions
             return true;
         }
 
-        bool replayable = request is not null &&
-            (request.Method == HttpMethod.Get || request.Method == HttpMethod.Head || request.Headers.Contains("Idempotency-Key"));
-        return replayable && outcome.Result?.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway
-            or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+        bool read = request is not null && (request.Method == HttpMethod.Get || request.Method == HttpMethod.Head);
+        return read && outcome.Result?.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
     }
 }

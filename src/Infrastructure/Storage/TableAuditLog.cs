@@ -132,7 +132,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
                     continue;
                 }
 
-                return new BeginResult(BeginStatus.CapExceeded, over.Counter, over.Used);
+                return await IsReplayAsync(table, partition, idempotencyRow, cancellationToken)
+                    ? new BeginResult(BeginStatus.Replay)
+                    : new BeginResult(BeginStatus.CapExceeded, over.Counter, over.Used);
             }
 
             var actions = new List<TableTransactionAction>();
@@ -162,7 +164,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
                         continue;
                     }
 
-                    return new BeginResult(BeginStatus.LoopDetected);
+                    return await IsReplayAsync(table, partition, idempotencyRow, cancellationToken)
+                        ? new BeginResult(BeginStatus.Replay)
+                        : new BeginResult(BeginStatus.LoopDetected);
                 }
 
                 recent.Add(now);
@@ -204,6 +208,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
 
         throw new TimeoutException($"Could not reserve budget after {MaxAttempts} attempts under contention.");
     }
+
+    /// <summary>A retry of a call already reserved is replayed by the vendor, so no cap or loop refuses it.</summary>
+    private static async Task<bool> IsReplayAsync(TableClient table, string partition, string? idempotencyRow, CancellationToken cancellationToken) =>
+        idempotencyRow is not null &&
+        (await table.GetEntityIfExistsAsync<TableEntity>(partition, idempotencyRow, ["PartitionKey"], cancellationToken)).HasValue;
 
     private async Task AdjustAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
