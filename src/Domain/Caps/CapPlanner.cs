@@ -10,7 +10,7 @@ namespace Keybrake.Domain.Caps;
 /// </summary>
 public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan budgetCacheLifetime)
 {
-    private readonly ConcurrentDictionary<string, (IReadOnlyList<Budget> Budgets, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Task<IReadOnlyList<Budget>> Budgets, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
 
     public static string DayPartition(string scope, DateTimeOffset at) =>
         scope + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -57,13 +57,14 @@ public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan
     private async Task<IReadOnlyList<Budget>> BudgetsAsync(string scope, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        if (_cache.TryGetValue(scope, out (IReadOnlyList<Budget> Budgets, DateTimeOffset Until) entry) && entry.Until > now)
-        {
-            return entry.Budgets;
-        }
 
-        IReadOnlyList<Budget> loaded = await budgets.ListAsync(scope, cancellationToken);
-        _cache[scope] = (loaded, now + budgetCacheLifetime);
-        return loaded;
+        // One load per scope however many calls arrive at once; a failed load is not kept.
+        (Task<IReadOnlyList<Budget>> Budgets, DateTimeOffset Until) entry = _cache.AddOrUpdate(
+            scope,
+            s => (budgets.ListAsync(s, CancellationToken.None), now + budgetCacheLifetime),
+            (s, current) => current.Until > now && !current.Budgets.IsFaulted && !current.Budgets.IsCanceled
+                ? current
+                : (budgets.ListAsync(s, CancellationToken.None), now + budgetCacheLifetime));
+        return await entry.Budgets.WaitAsync(cancellationToken);
     }
 }

@@ -9,24 +9,29 @@ namespace Keybrake.Domain.Proxy;
 /// </summary>
 public sealed class VaultKeyCache(IVaultKeyStore store, TimeProvider time, TimeSpan lifetime)
 {
-    private readonly ConcurrentDictionary<string, (VaultKey? Key, DateTimeOffset Until)> _entries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Task<VaultKey?> Key, DateTimeOffset Until)> _entries = new(StringComparer.Ordinal);
 
     public async Task<VaultKey?> GetAsync(string id, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        if (_entries.TryGetValue(id, out (VaultKey? Key, DateTimeOffset Until) entry) && entry.Until > now)
+        if (_entries.TryGetValue(id, out (Task<VaultKey?> Key, DateTimeOffset Until) entry) && entry.Until > now && !entry.Key.IsFaulted && !entry.Key.IsCanceled)
         {
-            return entry.Key;
+            return await entry.Key.WaitAsync(cancellationToken);
         }
 
-        VaultKey? key = await store.GetAsync(id, cancellationToken);
         if (_entries.Count > 100_000)
         {
             // Keys are per run and short-lived; a bounded cache beats an eviction policy here.
             _entries.Clear();
         }
 
-        _entries[id] = (key, now + lifetime);
-        return key;
+        // One read per key however many calls arrive at once: a burst must not become a burst on storage.
+        (Task<VaultKey?> Key, DateTimeOffset Until) fresh = _entries.AddOrUpdate(
+            id,
+            _ => (store.GetAsync(id, CancellationToken.None), now + lifetime),
+            (_, current) => current.Until > now && !current.Key.IsFaulted && !current.Key.IsCanceled
+                ? current
+                : (store.GetAsync(id, CancellationToken.None), now + lifetime));
+        return await fresh.Key.WaitAsync(cancellationToken);
     }
 }

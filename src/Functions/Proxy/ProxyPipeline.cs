@@ -65,7 +65,7 @@ public sealed partial class ProxyPipeline(
         {
             await DenyAsync(context, vendor, method, denial, cancellationToken);
         }
-        catch (Exception e) when (e is RequestFailedException or HttpRequestException or TimeoutException)
+        catch (Exception e) when (IsStorageFailure(e, cancellationToken))
         {
             // The key could not be looked up: without it nothing can be checked, so nothing is forwarded.
             LogStorageUnavailable(logger, vendor.Name, e.GetType().Name);
@@ -357,12 +357,24 @@ public sealed partial class ProxyPipeline(
         {
             return await audit.BeginAsync(intent, reservation, cancellationToken);
         }
-        catch (Exception e) when (e is RequestFailedException or HttpRequestException or TimeoutException)
+        catch (Exception e) when (IsStorageFailure(e, cancellationToken))
         {
             LogAuditWriteFailed(logger, "intent", e.GetType().Name);
             throw new ProxyDeniedException(503, "audit_unavailable", "Keybrake could not record or reserve this call, so it was not forwarded. Retry later.");
         }
     }
+
+    /// <summary>
+    /// Storage errors as the Azure SDK raises them: a failed request, a network error, or its own timeout
+    /// (a cancellation nobody asked for, possibly wrapped after its retries).
+    /// </summary>
+    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        RequestFailedException or HttpRequestException or TimeoutException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsStorageFailure(inner, cancellationToken)),
+        _ => false,
+    };
 
     private async Task<Reservation> PlanReservationAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -394,7 +406,7 @@ public sealed partial class ProxyPipeline(
             // The vendor has answered; record it even if the agent has gone away.
             await audit.CompleteAsync(outcome, reservation, heldMicros, releaseIdempotencyKey, CancellationToken.None);
         }
-        catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (IsStorageFailure(e, CancellationToken.None))
         {
             // The intent row stays in_doubt with its reservation; the reconciler resolves it.
             LogAuditWriteFailed(logger, "outcome", e.GetType().Name);

@@ -22,6 +22,10 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
     private readonly ConcurrentDictionary<(string, string), (string Times, ETag ETag)> _loops = new();
 
+    // One writer per partition per instance: calls on the same counters queue here instead of racing each
+    // other to 412s. Instances still race each other, and the ETags keep that correct.
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _partitionGates = new(StringComparer.Ordinal);
+
     public async Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
@@ -111,9 +115,26 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
         TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
         CancellationToken cancellationToken)
     {
+        SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            return await ReserveLockedAsync(table, partition, counters, amount, intent, idempotencyRow, loop, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<BeginResult> ReserveLockedAsync(
+        TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
+        CancellationToken cancellationToken)
+    {
+        bool verify = false;
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            bool fresh = attempt > 0;
+            bool fresh = attempt > 0 || verify;
             var states = new List<(CapCounter Counter, long Used, ETag ETag, bool Cached)>();
             foreach (CapCounter counter in counters)
             {
@@ -127,7 +148,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
                 if (over.Cached)
                 {
                     // Decide refusals on fresh values only: the cache may hold spend another instance released.
-                    _counters.TryRemove((partition, over.Counter.Row), out _);
+                    verify = true;
                     attempt--;
                     continue;
                 }
@@ -159,7 +180,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
                 {
                     if (loopCached)
                     {
-                        _loops.TryRemove((partition, loop.Row), out _);
+                        verify = true;
                         attempt--;
                         continue;
                     }
@@ -198,7 +219,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
                     // Another instance moved first: look again.
                     _counters.TryRemove((partition, row), out _);
                     _loops.TryRemove((partition, row), out _);
-                    await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(attempt, 20)), cancellationToken);
+                    await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
                     continue;
                 }
 
@@ -221,6 +242,20 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
             return;
         }
 
+        SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await AdjustLockedAsync(table, partition, counters, delta, extra, cancellationToken);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task AdjustLockedAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
+    {
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
             var states = new List<(string Row, long Used, ETag ETag)>();
@@ -240,7 +275,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && index >= extra.Count && e.Status is 409 or 412)
             {
                 _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
-                await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(attempt, 20)), cancellationToken);
+                await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < extra.Count &&
                                                             extra[index].ActionType == TableTransactionActionType.Delete && e.Status == 404)
@@ -263,9 +298,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
 
     private async Task<(long Used, ETag ETag, bool Cached)> CounterAsync(TableClient table, string partition, string row, bool fresh, CancellationToken cancellationToken)
     {
-        if (!fresh && _counters.TryGetValue((partition, row), out (long Used, ETag ETag) cached))
+        if (!fresh)
         {
-            return (cached.Used, cached.ETag, true);
+            // Unknown to this instance: assume a new row and insert it; if it exists after all, the insert
+            // fails with 409 and the next attempt reads it. Either way the write is conditional.
+            return _counters.TryGetValue((partition, row), out (long Used, ETag ETag) cached) ? (cached.Used, cached.ETag, true) : (0, default, true);
         }
 
         (long used, ETag etag) = await ReadCounterAsync(table, partition, row, cancellationToken);
@@ -281,9 +318,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
 
     private async Task<(string Times, ETag ETag, bool Cached)> LoopAsync(TableClient table, LoopGuard loop, bool fresh, CancellationToken cancellationToken)
     {
-        if (!fresh && _loops.TryGetValue((loop.Partition, loop.Row), out (string Times, ETag ETag) cached))
+        if (!fresh)
         {
-            return (cached.Times, cached.ETag, true);
+            return _loops.TryGetValue((loop.Partition, loop.Row), out (string Times, ETag ETag) cached) ? (cached.Times, cached.ETag, true) : (string.Empty, default, true);
         }
 
         NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(loop.Partition, loop.Row, ["Times"], cancellationToken);

@@ -36,6 +36,17 @@ public sealed class CapBehaviourTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FirstCallLargerThanTheCap_IsRefusedWithoutReachingStripe()
+    {
+        JsonElement key = await _proxy.Host.IssueKeyAsync("acme:billing-agent:checkout:run-0", "stripe", cap: 5m, endpoints: ["POST /v1/payment_intents"]);
+
+        StripeException refused = await Assert.ThrowsAsync<StripeException>(() => ChargeAsync(Client(key.Str("key")), 600));
+
+        Assert.Equal("keybrake_cap_exceeded", refused.StripeError.Code);
+        Assert.Empty(_proxy.Vendors.Stripe.Ledger);
+    }
+
+    [Fact]
     public async Task RefundAfterHittingTheCap_DoesNotFreeCap()
     {
         JsonElement key = await _proxy.Host.IssueKeyAsync("acme:billing-agent:checkout:run-2", "stripe", cap: 10m, endpoints: ["POST /v1/payment_intents", "POST /v1/refunds"]);

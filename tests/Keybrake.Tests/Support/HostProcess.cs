@@ -20,6 +20,9 @@ public sealed class HostProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>What the host printed (warnings and errors), for failure messages.</summary>
+    public IReadOnlyCollection<string> Output { get; private init; } = [];
+
     public static async Task<HostProcess> StartAsync(IReadOnlyDictionary<string, string?> settings)
     {
         int port = FreePort();
@@ -42,12 +45,14 @@ public sealed class HostProcess : IAsyncDisposable
         }
 
         Process process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        // Kept for diagnosis: a failing test can show what the host said.
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null && output.Count < 2000) { output.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null && output.Count < 2000) { output.Enqueue(e.Data); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var host = new HostProcess(process, new Uri($"http://127.0.0.1:{port}/"));
+        var host = new HostProcess(process, new Uri($"http://127.0.0.1:{port}/")) { Output = output };
         using var client = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
         for (int attempt = 0; attempt < 300; attempt++)
         {

@@ -42,7 +42,8 @@ public sealed class KeybrakeHost : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<KeybrakeHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, string? tablePrefix = null)
+    public static async Task<KeybrakeHost> StartAsync(
+        IReadOnlyDictionary<string, string?>? settings = null, string? tablePrefix = null, Action<IServiceCollection>? configureServices = null)
     {
         string prefix = tablePrefix ?? TestStorage.NewPrefix();
         string rootToken = "root-" + Guid.NewGuid().ToString("N");
@@ -67,6 +68,7 @@ public sealed class KeybrakeHost : IAsyncDisposable
             {
                 services.AddSingleton<TimeProvider>(time);
                 services.AddLogging(b => b.ClearProviders().AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+                configureServices?.Invoke(services);
             });
         await app.StartAsync();
         return new KeybrakeHost(app, prefix, rootToken, time, logs);
