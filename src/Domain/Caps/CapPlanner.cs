@@ -19,7 +19,7 @@ public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan
         scope + "|m|" + at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
 
     public static CapCounter KeyCounter(VaultKey key, DateTimeOffset at) =>
-        new(DayPartition(key.Tenant, at), "~cap|key|" + key.Id, key.DailyCapMicros, $"the key's daily cap");
+        new(DayPartition(key.Tenant, at), "~cap|key|" + key.Id, key.DailyCapMicros, "the daily cap of this key");
 
     public static CapCounter DailyBudgetCounter(Budget budget, DateTimeOffset at) =>
         new(DayPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|d", budget.DailyMicros ?? 0, $"the daily budget of '{budget.Prefix}'");
