@@ -141,13 +141,13 @@ public sealed partial class ProxyPipeline(
 
         using (response)
         {
-            await CompleteAsync(context, intent, reservation, vendor, call, estimate, response, started, upstreamStarted, linked.Token, cancellationToken);
+            await CompleteAsync(context, intent, reservation, vendor, call, estimate, response, started, upstreamStarted, timeout, linked.Token, cancellationToken);
         }
     }
 
     private async Task CompleteAsync(
         HttpContext context, AuditEntry intent, Reservation reservation, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
-        HttpResponseMessage response, long started, long upstreamStarted, CancellationToken upstreamToken, CancellationToken cancellationToken)
+        HttpResponseMessage response, long started, long upstreamStarted, CancellationTokenSource timeout, CancellationToken upstreamToken, CancellationToken cancellationToken)
     {
         int status = (int)response.StatusCode;
         if (status == 401)
@@ -175,7 +175,7 @@ public sealed partial class ProxyPipeline(
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
             ReturnBuffer(buffer);
-            await FailUpstreamAsync(context, intent, reservation, call, estimate, e, timedOut: !cancellationToken.IsCancellationRequested, started);
+            await FailUpstreamAsync(context, intent, reservation, call, estimate, e, timedOut: timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested, started);
             return;
         }
 
@@ -305,7 +305,7 @@ public sealed partial class ProxyPipeline(
                 await audit.RecordDenialAsync(row, cancellationToken);
                 auditId = row.Id;
             }
-            catch (Exception e) when (e is RequestFailedException or HttpRequestException or OperationCanceledException)
+            catch (Exception e) when (IsStorageFailure(e, CancellationToken.None))
             {
                 // The call is refused either way; losing the denial's row is logged, not fatal.
                 LogAuditWriteFailed(logger, "denial", e.GetType().Name);
@@ -447,9 +447,16 @@ public sealed partial class ProxyPipeline(
     /// <summary>The path after <c>/proxy/{vendor}</c> exactly as the client sent it, before any decoding.</summary>
     private static string RawVendorPath(HttpContext context, string vendorName)
     {
-        string raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target && target.StartsWith('/')
+        // Only origin-form targets: for any other form the server has already decoded and cleaned the path,
+        // which would hide exactly what the checks below must see.
+        string raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget is { Length: > 0 } target
             ? target
             : context.Request.PathBase.ToUriComponent() + context.Request.Path.ToUriComponent();
+        if (!raw.StartsWith('/'))
+        {
+            throw new ProxyDeniedException(400, "invalid_path", "Send the request path in origin form (/proxy/{vendor}/…).");
+        }
+
         int query = raw.IndexOf('?', StringComparison.Ordinal);
         string path = query < 0 ? raw : raw[..query];
         string prefix = "/proxy/" + vendorName;

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Text.Json;
+using Azure.Data.Tables;
+using Keybrake.Sandbox;
+using Keybrake.Tests.Support;
+
+namespace Keybrake.Tests.Proxy;
+
+/// <summary>
+/// Which headers cross the proxy (DESIGN §7): credentials, cookies, client addresses, platform and
+/// hop-by-hop headers never do; Idempotency-Key, Stripe-Version, Stripe-Account and Content-Type do,
+/// byte for byte. Requests are written raw so that HttpClient cannot add, drop or merge anything.
+/// </summary>
+public sealed class HeaderTests : IAsyncLifetime
+{
+    private const string FormBody = "amount=2000&currency=usd&confirm=true&payment_method=pm_card_visa";
+
+    private static readonly string[] NeverForwarded =
+    [
+        "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-IP", "x-functions-key",
+        "Proxy-Authorization", "Proxy-Connection", "X-Hop", "Keep-Alive", "TE", "Max-Forwards", "X-Original-URL",
+        "X-ARR-LOG-ID", "X-MS-CLIENT-PRINCIPAL", "X-Keybrake-Cost-Usd", "Accept-Encoding",
+    ];
+
+    private ProxyHost _proxy = null!;
+
+    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync();
+
+    public async Task DisposeAsync() => await _proxy.DisposeAsync();
+
+    private FakeStripe Fake => _proxy.Vendors.Stripe;
+
+    [Fact]
+    public async Task ClientHeaders_OnlyTheVendorsOwnAreForwarded_WithExactValues()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:headers:run-1", "stripe", "POST /v1/payment_intents");
+        string vaultKey = key.Str("key");
+
+        RawExchange.Reply reply = await RawExchange.SendAsync(_proxy.Host.BaseAddress, "POST /proxy/stripe/v1/payment_intents HTTP/1.1",
+        [
+            ("Host", _proxy.Host.BaseAddress.Authority),
+            ("Authorization", "Bearer " + vaultKey),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Idempotency-Key", "idem-7f3a9c Checkout/42"),
+            ("Stripe-Version", "2024-06-20; payment_intent_beta=v3"),
+            ("Stripe-Account", "acct_1KbT3xQ2aLkdIwHu"),
+            ("Cookie", "session=agent-cookie-value; __stripe_mid=m1"),
+            ("X-Forwarded-For", "203.0.113.9, 10.0.0.1"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("X-Forwarded-Proto", "https"),
+            ("Forwarded", "for=203.0.113.9;host=evil.example;proto=https"),
+            ("X-Real-IP", "203.0.113.9"),
+            ("x-functions-key", "functions-key-value"),
+            ("Proxy-Authorization", "Basic cHJveHk6cHJveHktc2VjcmV0"),
+            ("Proxy-Connection", "keep-alive"),
+            // Not "X-Hop, close": Kestrel rewrites a Connection header holding "close" to just "close", losing X-Hop.
+            ("Connection", "X-Hop"),
+            ("X-Hop", "1"),
+            ("Keep-Alive", "timeout=5, max=100"),
+            ("TE", "trailers"),
+            ("Max-Forwards", "3"),
+            ("X-Original-URL", "/admin"),
+            ("X-ARR-LOG-ID", "arr-log"),
+            ("X-MS-CLIENT-PRINCIPAL", "cHJpbmNpcGFs"),
+            ("X-Keybrake-Cost-Usd", "0.000000"),
+            ("Accept-Encoding", "gzip, br"),
+        ], FormBody);
+
+        Assert.True(reply.Status == 200, reply.Raw);
+        LedgerEntry entry = Assert.Single(Fake.Ledger);
+        Assert.Equal("Bearer " + Fake.SecretKey, entry.Authorization);
+        Assert.Equal("application/x-www-form-urlencoded", entry.Headers["Content-Type"]);
+        Assert.Equal("idem-7f3a9c Checkout/42", entry.Headers["Idempotency-Key"]);
+        Assert.Equal("2024-06-20; payment_intent_beta=v3", entry.Headers["Stripe-Version"]);
+        Assert.Equal("acct_1KbT3xQ2aLkdIwHu", entry.Headers["Stripe-Account"]);
+        Assert.Equal(FormBody, entry.Body);
+        Assert.All(NeverForwarded, name => Assert.False(entry.Headers.ContainsKey(name), $"{name} was forwarded: {entry.Headers.GetValueOrDefault(name)}"));
+        string everything = string.Join("\n", entry.Headers.Select(h => h.Key + ": " + h.Value));
+        foreach (string leaked in new[] { vaultKey, "agent-cookie-value", "203.0.113.9", "evil.example", "functions-key-value", "cHJveHk6cHJveHktc2VjcmV0", "X-Hop" })
+        {
+            Assert.DoesNotContain(leaked, everything, StringComparison.OrdinalIgnoreCase);
+        }
+
+        string auditId = Assert.Single(reply.Values("X-Keybrake-Audit-Id"));
+        Assert.Equal("20.000000", Assert.Single(reply.Values("X-Keybrake-Cost-Usd")));
+        Assert.True(long.TryParse(Assert.Single(reply.Values("X-Keybrake-Overhead-Ms")), NumberStyles.None, CultureInfo.InvariantCulture, out _));
+        Assert.False(reply.Has("Set-Cookie"));
+        TableEntity row = await _proxy.AuditRowAsync(auditId);
+        Assert.Equal("idem-7f3a9c Checkout/42", row.GetString("IdempotencyKey"));
+        Assert.Equal(20_000_000, row.GetInt64("CostMicros"));
+    }
+
+    [Fact]
+    public async Task HttpClientAgent_GetsTheKeybrakeHeaders_AndTheVendorSeesOnlyTheRealSecret()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:reporting-agent:headers:run-2", "stripe", "GET /v1/customers/*");
+        using var http = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
+        http.DefaultRequestHeaders.Add("Cookie", "a=b");
+        http.DefaultRequestHeaders.Add("X-Forwarded-For", "198.51.100.7");
+        http.DefaultRequestHeaders.Add("Stripe-Version", "2025-01-27.acacia");
+
+        HttpResponseMessage response = await http.GetAsync("v1/customers/cus_42");
+
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        LedgerEntry entry = Assert.Single(Fake.Ledger);
+        Assert.Equal("Bearer " + Fake.SecretKey, entry.Authorization);
+        Assert.Equal("2025-01-27.acacia", entry.Headers["Stripe-Version"]);
+        Assert.False(entry.Headers.ContainsKey("Cookie"));
+        Assert.False(entry.Headers.ContainsKey("X-Forwarded-For"));
+        Assert.Equal("0.000000", response.Headers.GetValues("X-Keybrake-Cost-Usd").Single());
+        Assert.NotNull(await _proxy.AuditRowAsync(response.Headers.GetValues("X-Keybrake-Audit-Id").Single()));
+        Assert.True(response.Headers.Contains("X-Keybrake-Overhead-Ms"));
+        Assert.StartsWith("req_", response.Headers.GetValues("Request-Id").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task VendorCookiesAndForgedKeybrakeHeaders_NeverReachTheAgent()
+    {
+        await using StubUpstream stub = await StubUpstream.StartAsync(200, """{"id":"cus_1","object":"customer"}""",
+            ("Set-Cookie", "__stripe_sid=vendor-session; Path=/; HttpOnly"),
+            ("Set-Cookie", "machine_identifier=m2; Path=/"),
+            ("X-Keybrake-Cost-Usd", "999.000000"),
+            ("X-Keybrake-Audit-Id", "forged-audit-id"),
+            ("X-Keybrake-Overhead-Ms", "-1"),
+            ("Strict-Transport-Security", "max-age=63072000"),
+            ("Alt-Svc", "h3=\":443\""),
+            ("Request-Id", "req_stub_1"),
+            ("Stripe-Should-Retry", "false"));
+        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Vendors:stripe:BaseUrl"] = stub.BaseUrl.ToString().TrimEnd('/'),
+        });
+        JsonElement key = await proxy.IssueKeyAsync("acme:reporting-agent:headers:run-3", "stripe", "GET /v1/customers/*");
+
+        RawExchange.Reply reply = await RawExchange.SendAsync(proxy.Host.BaseAddress, "GET /proxy/stripe/v1/customers/cus_1 HTTP/1.1",
+            [("Host", proxy.Host.BaseAddress.Authority), ("Authorization", "Bearer " + key.Str("key")), ("Connection", "close")]);
+
+        Assert.True(reply.Status == 200, reply.Raw);
+        Assert.Single(stub.Received);
+        Assert.False(reply.Has("Set-Cookie"), reply.Raw);
+        Assert.False(reply.Has("Strict-Transport-Security"), reply.Raw);
+        Assert.False(reply.Has("Alt-Svc"), reply.Raw);
+        Assert.Equal("0.000000", Assert.Single(reply.Values("X-Keybrake-Cost-Usd")));
+        Assert.Equal("req_stub_1", Assert.Single(reply.Values("Request-Id")));
+        Assert.Equal("false", Assert.Single(reply.Values("Stripe-Should-Retry")));
+        string auditId = Assert.Single(reply.Values("X-Keybrake-Audit-Id"));
+        Assert.NotEqual("forged-audit-id", auditId);
+        Assert.NotEqual("-1", Assert.Single(reply.Values("X-Keybrake-Overhead-Ms")));
+        TableEntity row = await proxy.AuditRowAsync(auditId);
+        Assert.Equal("req_stub_1", row.GetString("VendorRequestId"));
+        Assert.Equal("""{"id":"cus_1","object":"customer"}""", reply.Body);
+    }
+}
