@@ -45,20 +45,8 @@ public sealed class ResendVendor(PricingOptions pricing) : VendorDefinition
 
     public override bool CostNeedsResponseBody(ProxyCall call) => call.Operation is "emails.send" or "emails.batch";
 
-    public override CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body)
+    protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
-        if (!CostNeedsResponseBody(call))
-        {
-            return CallCost.Nothing;
-        }
-
-        if (body.IsEmpty)
-        {
-            return new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: "usd");
-        }
-
-        using JsonDocument document = JsonDocument.Parse(body.ToArray());
-        JsonElement root = document.RootElement;
         if (call.Operation == "emails.send")
         {
             string? id = root.TryGetProperty("id", out JsonElement idElement) ? idElement.GetString() : null;

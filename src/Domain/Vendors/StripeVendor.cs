@@ -91,20 +91,8 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
     public override bool CostNeedsResponseBody(ProxyCall call) =>
         AmountCreates.Contains(call.Operation) || call.Operation is "refunds.create" or "invoices.pay" or "subscriptions.create";
 
-    public override CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body)
+    protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
-        if (!CostNeedsResponseBody(call))
-        {
-            return CallCost.Nothing;
-        }
-
-        if (body.IsEmpty)
-        {
-            return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor);
-        }
-
-        using JsonDocument document = JsonDocument.Parse(body.ToArray());
-        JsonElement root = document.RootElement;
         string? id = root.TryGetProperty("id", out JsonElement idElement) ? idElement.GetString() : null;
         (long? amount, string? currency) = call.Operation switch
         {

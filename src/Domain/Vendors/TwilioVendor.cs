@@ -95,20 +95,8 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
 
     public override bool CostNeedsResponseBody(ProxyCall call) => call.Operation == "messages.create";
 
-    public override CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body)
+    protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
-        if (!CostNeedsResponseBody(call))
-        {
-            return CallCost.Nothing;
-        }
-
-        if (body.IsEmpty)
-        {
-            return new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: "usd");
-        }
-
-        using JsonDocument document = JsonDocument.Parse(body.ToArray());
-        JsonElement root = document.RootElement;
         string? sid = root.TryGetProperty("sid", out JsonElement sidElement) ? sidElement.GetString() : null;
         long? price = ParsePrice(root);
         if (price is not null)

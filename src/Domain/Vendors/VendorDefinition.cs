@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Keybrake.Domain.Proxy;
 
 namespace Keybrake.Domain.Vendors;
@@ -42,8 +43,28 @@ public abstract class VendorDefinition
     /// <summary>Whether <see cref="Settle"/> needs the response body of this call.</summary>
     public abstract bool CostNeedsResponseBody(ProxyCall call);
 
-    /// <summary>The real cost from a successful (2xx) response; <paramref name="body"/> is empty when not buffered.</summary>
-    public abstract CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body);
+    /// <summary>
+    /// The real cost from a successful (2xx) response. <paramref name="body"/> is empty when it was not
+    /// buffered (too large), and then the estimate stands.
+    /// </summary>
+    public CallCost Settle(ProxyCall call, CostEstimate estimate, ReadOnlySpan<byte> body)
+    {
+        if (!CostNeedsResponseBody(call))
+        {
+            return CallCost.Nothing;
+        }
+
+        if (body.IsEmpty)
+        {
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor);
+        }
+
+        using JsonDocument document = JsonDocument.Parse(body.ToArray());
+        return SettleFromResponse(call, estimate, document.RootElement);
+    }
+
+    /// <summary>The cost of a call whose operation needs its response, from the parsed JSON body (<paramref name="root"/>).</summary>
+    protected abstract CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root);
 
     public abstract VendorErrorBody Error(int status, string code, string message);
 

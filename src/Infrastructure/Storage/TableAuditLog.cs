@@ -219,7 +219,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
                     // Another instance moved first: look again.
                     _counters.TryRemove((partition, row), out _);
                     _loops.TryRemove((partition, row), out _);
-                    await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
+                    await ConflictBackoffAsync(attempt, cancellationToken);
                     continue;
                 }
 
@@ -229,6 +229,13 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
 
         throw new TimeoutException($"Could not reserve budget after {MaxAttempts} attempts under contention.");
     }
+
+    /// <summary>
+    /// After losing an ETag race, wait a random few milliseconds (growing with the attempt, at most 50) so
+    /// the instances that collided do not collide again in lockstep. This spaces retries; it decides nothing.
+    /// </summary>
+    private static Task ConflictBackoffAsync(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
 
     /// <summary>A retry of a call already reserved is replayed by the vendor, so no cap or loop refuses it.</summary>
     private static async Task<bool> IsReplayAsync(TableClient table, string partition, string? idempotencyRow, CancellationToken cancellationToken) =>
@@ -275,7 +282,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && index >= extra.Count && e.Status is 409 or 412)
             {
                 _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
-                await Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
+                await ConflictBackoffAsync(attempt, cancellationToken);
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < extra.Count &&
                                                             extra[index].ActionType == TableTransactionActionType.Delete && e.Status == 404)
