@@ -1,3 +1,4 @@
+using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
@@ -9,7 +10,7 @@ namespace Keybrake.Domain.Keys;
 public sealed record IssueKeyCommand(
     string Label,
     string Vendor,
-    decimal DailyUsdCap,
+    decimal? DailyUsdCap,
     IReadOnlyList<string> AllowedEndpoints,
     string ExpiresIn,
     IReadOnlyDictionary<string, string>? Metadata);
@@ -17,7 +18,7 @@ public sealed record IssueKeyCommand(
 public sealed record IssuedKey(VaultKey Key, string Secret);
 
 /// <summary>Issues, lists and revokes vault keys on behalf of an operator.</summary>
-public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorRegistry vendors, TimeProvider time)
+public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorRegistry vendors, CapPolicyService capPolicy, TimeProvider time)
 {
     public const int MaxPageSize = 1000;
 
@@ -28,7 +29,9 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
 
         EnsureVendor(command.Vendor);
 
-        long capMicros = ValidateCap(command.DailyUsdCap);
+        (long capMicros, string capSource) = command.DailyUsdCap is decimal requested
+            ? (ValidateCap(requested), "request")
+            : await capPolicy.CapForAsync(label, cancellationToken);
         IReadOnlyList<string> endpoints = ValidateEndpoints(command.AllowedEndpoints);
         TimeSpan ttl = Ttl.Parse(command.ExpiresIn);
         IReadOnlyDictionary<string, string> metadata = ValidateMetadata(command.Metadata);
@@ -47,6 +50,7 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
             ExpiresAt = now + ttl,
             SecretHash = VaultKeySecret.Hash(secret),
             Metadata = metadata,
+            CapSource = capSource,
         };
         await store.CreateAsync(key, cancellationToken);
         return new IssuedKey(key, secret);

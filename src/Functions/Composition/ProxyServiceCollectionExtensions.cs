@@ -42,6 +42,8 @@ public static class ProxyServiceCollectionExtensions
             TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.KeyCacheMilliseconds)));
         services.TryAddSingleton<IBudgetStore, TableBudgetStore>();
         services.TryAddSingleton<BudgetService>();
+        services.TryAddSingleton<ICapPolicyStore, TableCapPolicyStore>();
+        services.TryAddSingleton<CapPolicyService>();
         services.TryAddSingleton(sp => new CapPlanner(
             sp.GetRequiredService<IBudgetStore>(), sp.GetRequiredService<TimeProvider>(),
             TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.BudgetCacheMilliseconds)));

@@ -87,9 +87,6 @@ public sealed class JsonBody
         return value.ValueKind == JsonValueKind.String ? value.GetString() : throw WrongType(field, "a string");
     }
 
-    public decimal RequiredDecimal(string field) =>
-        OptionalDecimal(field) ?? throw KeybrakeException.Invalid(field, "is required.");
-
     public decimal? OptionalDecimal(string field)
     {
         if (!_root.TryGetProperty(field, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
@@ -145,6 +142,29 @@ public sealed class JsonBody
         return value.EnumerateArray()
             .Select(item => item.ValueKind == JsonValueKind.Number && item.TryGetDecimal(out decimal d) ? d : throw WrongType(field, "a list of numbers"))
             .ToList();
+    }
+
+    public IReadOnlyDictionary<string, decimal>? OptionalDecimalMap(string field)
+    {
+        if (!_root.TryGetProperty(field, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw WrongType(field, "an object of numbers");
+        }
+
+        var map = new Dictionary<string, decimal>(StringComparer.Ordinal);
+        foreach (JsonProperty property in value.EnumerateObject())
+        {
+            map[property.Name] = property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out decimal number)
+                ? number
+                : throw WrongType($"{field}.{property.Name}", "a number");
+        }
+
+        return map;
     }
 
     public IReadOnlyDictionary<string, string>? OptionalStringMap(string field)

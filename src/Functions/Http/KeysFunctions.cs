@@ -24,7 +24,7 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
             var command = new IssueKeyCommand(
                 body.RequiredString("label"),
                 body.RequiredString("vendor"),
-                body.RequiredDecimal("daily_usd_cap"),
+                body.OptionalDecimal("daily_usd_cap"),
                 body.RequiredStringList("allowed_endpoints"),
                 body.RequiredString("expires_in"),
                 body.OptionalStringMap("metadata"));

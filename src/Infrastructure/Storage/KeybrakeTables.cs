@@ -13,6 +13,8 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Tokens = "tokens";
     public const string Audit = "audit";
     public const string Budgets = "budgets";
+    public const string Settings = "settings";
+    public const string Tenants = "tenants";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

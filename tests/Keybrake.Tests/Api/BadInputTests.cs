@@ -27,7 +27,7 @@ public sealed class BadInputTests : IAsyncLifetime
         { "endpoint not a string", Replace("[\"POST /v1/refunds\"]", "[7]"), "allowed_endpoints" },
         { "missing label", Replace("\"label\":\"acme:billing-agent:refunds:run-1\",", ""), "label" },
         { "missing vendor", Replace("\"vendor\":\"stripe\",", ""), "vendor" },
-        { "missing cap", Replace("\"daily_usd_cap\":5,", ""), "daily_usd_cap" },
+        { "cap as a boolean", Replace("\"daily_usd_cap\":5", "\"daily_usd_cap\":true"), "daily_usd_cap" },
         { "missing endpoints", Replace("\"allowed_endpoints\":[\"POST /v1/refunds\"],", ""), "allowed_endpoints" },
         { "missing ttl", Replace(",\"expires_in\":\"30m\"", ""), "expires_in" },
         { "label of 121 chars", Replace("acme:billing-agent:refunds:run-1", "acme:" + new string('x', 116)), "label" },

@@ -1,0 +1,59 @@
+using Keybrake.Domain.Caps;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Azure.Functions.Worker;
+
+namespace Keybrake.Functions.Http;
+
+/// <summary>Tenants' plans and the server-side cap policy for keys issued without a cap.</summary>
+public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyService policies)
+{
+    private static readonly string[] PolicyFields = ["plan_daily_usd", "agent_multipliers", "default_multiplier", "minimum_usd", "default_plan"];
+    private static readonly string[] TenantFields = ["plan"];
+
+    [Function("GetCapPolicy")]
+    public Task<IActionResult> GetAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/cap-policy")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async _ => new ApiJsonResult(View(await policies.GetPolicyAsync(cancellationToken))), cancellationToken);
+
+    [Function("PutCapPolicy")]
+    public Task<IActionResult> PutAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "v1/cap-policy")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+        {
+            caller.EnsureRoot();
+            JsonBody body = await JsonBody.ReadAsync(request, PolicyFields, cancellationToken);
+            CapPolicy current = await policies.GetPolicyAsync(cancellationToken);
+            var policy = new CapPolicy(
+                body.OptionalDecimalMap("plan_daily_usd") ?? current.PlanDailyUsd,
+                body.OptionalDecimalMap("agent_multipliers") ?? current.AgentMultipliers,
+                body.OptionalDecimal("default_multiplier") ?? current.DefaultMultiplier,
+                body.OptionalDecimal("minimum_usd") ?? current.MinimumUsd,
+                body.OptionalString("default_plan") ?? current.DefaultPlan);
+            return new ApiJsonResult(View(await policies.PutPolicyAsync(caller, policy, cancellationToken)));
+        }, cancellationToken);
+
+    [Function("PutTenant")]
+    public Task<IActionResult> PutTenantAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "v1/tenants/{tenant}")] HttpRequest request,
+        string tenant,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+        {
+            caller.EnsureRoot();
+            JsonBody body = await JsonBody.ReadAsync(request, TenantFields, cancellationToken);
+            string plan = await policies.PutPlanAsync(caller, tenant, body.RequiredString("plan"), cancellationToken);
+            return new ApiJsonResult(new { tenant, plan });
+        }, cancellationToken);
+
+    private static object View(CapPolicy policy) => new
+    {
+        plan_daily_usd = policy.PlanDailyUsd,
+        agent_multipliers = policy.AgentMultipliers,
+        default_multiplier = policy.DefaultMultiplier,
+        minimum_usd = policy.MinimumUsd,
+        default_plan = policy.DefaultPlan,
+    };
+}

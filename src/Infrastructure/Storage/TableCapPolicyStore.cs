@@ -1,0 +1,42 @@
+using System.Text.Json;
+using Azure;
+using Azure.Data.Tables;
+using Keybrake.Domain.Caps;
+
+namespace Keybrake.Infrastructure.Storage;
+
+/// <summary>
+/// The cap policy (one JSON row in <c>{prefix}settings</c>) and tenants' plans (<c>{prefix}tenants</c>,
+/// PartitionKey = tenant). Read only when a key is issued without a cap, so nothing here is cached.
+/// </summary>
+public sealed class TableCapPolicyStore(KeybrakeTables tables) : ICapPolicyStore
+{
+    private const string PolicyPartition = "cap-policy";
+
+    public async Task<CapPolicy?> GetPolicyAsync(CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Settings, cancellationToken);
+        NullableResponse<TableEntity> row = await table.GetEntityIfExistsAsync<TableEntity>(PolicyPartition, string.Empty, cancellationToken: cancellationToken);
+        return row.HasValue ? JsonSerializer.Deserialize<CapPolicy>(row.Value!.GetString("Policy")) : null;
+    }
+
+    public async Task PutPolicyAsync(CapPolicy policy, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Settings, cancellationToken);
+        await table.UpsertEntityAsync(
+            new TableEntity(PolicyPartition, string.Empty) { ["Policy"] = JsonSerializer.Serialize(policy) }, TableUpdateMode.Replace, cancellationToken);
+    }
+
+    public async Task<string?> GetPlanAsync(string tenant, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
+        NullableResponse<TableEntity> row = await table.GetEntityIfExistsAsync<TableEntity>(tenant, string.Empty, cancellationToken: cancellationToken);
+        return row.HasValue ? row.Value!.GetString("Plan") : null;
+    }
+
+    public async Task PutPlanAsync(string tenant, string plan, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
+        await table.UpsertEntityAsync(new TableEntity(tenant, string.Empty) { ["Plan"] = plan }, TableUpdateMode.Merge, cancellationToken);
+    }
+}
