@@ -90,6 +90,9 @@ public interface IAuditLog
     /// <summary>A call refused before anything was reserved or forwarded.</summary>
     Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);
 
+    /// <summary>Rows of one tenant-day the reconciler may have to act on: estimated costs and in-doubt calls.</summary>
+    Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken);
+
     /// <summary>What a counter holds now (reserved and settled spend).</summary>
     Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken);
 }

@@ -27,6 +27,9 @@ public interface IVaultKeyStore
     /// <summary>Marks a key revoked; false when there is no such key. Revoking twice keeps the first time.</summary>
     Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
 
+    /// <summary>Every tenant that has keys (for timer work that walks tenants).</summary>
+    Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken);
+
     /// <summary>Revokes every active key matching the query's tenant and label prefix; returns how many.</summary>
     Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, CancellationToken cancellationToken);
 }

@@ -113,6 +113,13 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
         return new CallCost(cost, CostSource.Estimated, Currency: "usd", VendorObjectId: sid);
     }
 
+    public override IReadOnlyList<string>? SettlementPath(string? operation, string? objectId) =>
+        operation == "messages.create" && !string.IsNullOrEmpty(objectId)
+            ? ["2010-04-01", "Accounts", "account", "Messages", objectId + ".json"]
+            : null;
+
+    public override long? SettledCost(JsonElement root) => ParsePrice(root);
+
     /// <summary>Twilio prices are negative decimal strings (<c>"-0.00830"</c>); the cost is their magnitude.</summary>
     public static long? ParsePrice(JsonElement message)
     {

@@ -68,6 +68,15 @@ public abstract class VendorDefinition
 
     public abstract VendorErrorBody Error(int status, string code, string message);
 
+    /// <summary>
+    /// Where the final price of an earlier call can be read later (a GET path), or null when the vendor
+    /// prices calls at once. Used by the reconciler.
+    /// </summary>
+    public virtual IReadOnlyList<string>? SettlementPath(string? operation, string? objectId) => null;
+
+    /// <summary>The final cost from the object at <see cref="SettlementPath"/>, or null while it is not priced.</summary>
+    public virtual long? SettledCost(JsonElement root) => null;
+
     protected static string? Bearer(string? authorization) =>
         authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? authorization[7..].Trim()

@@ -2,6 +2,7 @@ using System.Net;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Pricing;
 using Keybrake.Domain.Proxy;
+using Keybrake.Domain.Reconciliation;
 using Keybrake.Domain.Vendors;
 using Keybrake.Functions.Proxy;
 using Keybrake.Infrastructure.Http;
@@ -49,6 +50,8 @@ public static class ProxyServiceCollectionExtensions
             TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.BudgetCacheMilliseconds)));
         services.TryAddSingleton<ProxyGate>();
         services.TryAddSingleton<ProxyPipeline>();
+        services.TryAddSingleton<IVendorLookup, VendorLookup>();
+        services.TryAddSingleton<Reconciler>();
 
         foreach (string vendor in new[] { "stripe", "twilio", "resend" })
         {

@@ -105,6 +105,21 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
         await table.AddEntityAsync(AuditEntities.ToEntity(denial), cancellationToken);
     }
 
+    public async Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        string partition = AuditEntry.PartitionFor(tenant, day);
+        string filter = TableClient.CreateQueryFilter(
+            $"PartitionKey eq {partition} and RowKey lt {"~"} and (Outcome eq {AuditOutcome.InDoubt} or (Outcome eq {AuditOutcome.Forwarded} and CostSource eq {"estimated"}))");
+        var rows = new List<AuditEntry>();
+        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            rows.Add(AuditEntities.FromEntity(entity));
+        }
+
+        return rows;
+    }
+
     public async Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);

@@ -74,6 +74,18 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         return true;
     }
 
+    public async Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Keys, cancellationToken);
+        var tenants = new SortedSet<string>(StringComparer.Ordinal);
+        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(select: ["PartitionKey"], cancellationToken: cancellationToken))
+        {
+            tenants.Add(entity.PartitionKey);
+        }
+
+        return [.. tenants];
+    }
+
     public async Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Keys, cancellationToken);

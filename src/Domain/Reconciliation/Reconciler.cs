@@ -1,0 +1,88 @@
+using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
+using Keybrake.Domain.Keys;
+using Keybrake.Domain.Proxy;
+
+namespace Keybrake.Domain.Reconciliation;
+
+/// <summary>Looks up what a vendor finally charged for an earlier call.</summary>
+public interface IVendorLookup
+{
+    /// <summary>The settled cost in micro-dollars, or null while the vendor has not priced it yet.</summary>
+    Task<long?> SettledCostAsync(AuditEntry row, CancellationToken cancellationToken);
+}
+
+public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed);
+
+/// <summary>
+/// Timer work (every few minutes): settles estimated costs to what the vendor finally charged (Twilio's
+/// price arrives up to a day later), moving the counters by the difference, and flags calls left
+/// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
+/// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
+/// </summary>
+public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, IVendorLookup vendors, TimeProvider time)
+{
+    /// <summary>How many UTC days back to look (Twilio prices can take up to 24 h).</summary>
+    public int LookbackDays { get; init; } = 2;
+
+    /// <summary>An in-doubt row younger than this may still be in flight, so it is left alone.</summary>
+    public TimeSpan InDoubtGrace { get; init; } = TimeSpan.FromMinutes(5);
+
+    public async Task<ReconcileReport> RunAsync(CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        int settled = 0, estimated = 0, flagged = 0, failed = 0;
+        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        {
+            for (int back = 0; back < LookbackDays; back++)
+            {
+                foreach (AuditEntry row in await audit.UnsettledAsync(tenant, now.AddDays(-back), cancellationToken))
+                {
+                    if (row.Outcome == AuditOutcome.InDoubt)
+                    {
+                        if (now - row.Timestamp >= InDoubtGrace && row.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true)
+                        {
+                            await audit.CompleteAsync(row with { Reason = (row.Reason ?? "in_doubt") + FlagSuffix }, Reservation.None, 0, false, cancellationToken);
+                            flagged++;
+                        }
+
+                        continue;
+                    }
+
+                    try
+                    {
+                        long? cost = await vendors.SettledCostAsync(row, cancellationToken);
+                        if (cost is null)
+                        {
+                            estimated++;
+                            continue;
+                        }
+
+                        await SettleAsync(row, cost.Value, cancellationToken);
+                        settled++;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TimeoutException or Common.KeybrakeException)
+                    {
+                        // One vendor hiccup must not stop the run; the row is tried again next time.
+                        failed++;
+                    }
+                }
+            }
+        }
+
+        return new ReconcileReport(settled, estimated, flagged, failed);
+    }
+
+    public const string FlagSuffix = "; flagged by reconciler";
+
+    private async Task SettleAsync(AuditEntry row, long costMicros, CancellationToken cancellationToken)
+    {
+        VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
+        IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
+
+        // The counters hold the estimate; settling moves them to the real cost in the same transaction as the row.
+        var reservation = new Reservation(row.CostMicros, counters, null, null);
+        AuditEntry settled = row with { CostMicros = costMicros, CostSource = CostSource.Settled };
+        await audit.CompleteAsync(settled, reservation, Math.Max(0, costMicros), releaseIdempotencyKey: false, cancellationToken);
+    }
+}
