@@ -13,7 +13,9 @@ public sealed record IssueKeyCommand(
     decimal? DailyUsdCap,
     IReadOnlyList<string> AllowedEndpoints,
     string ExpiresIn,
-    IReadOnlyDictionary<string, string>? Metadata);
+    IReadOnlyDictionary<string, string>? Metadata,
+    int? LoopMaxCalls = null,
+    int? LoopWindowSeconds = null);
 
 public sealed record IssuedKey(VaultKey Key, string Secret);
 
@@ -51,6 +53,7 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
             SecretHash = VaultKeySecret.Hash(secret),
             Metadata = metadata,
             CapSource = capSource,
+            Loop = ValidateLoop(command.LoopMaxCalls, command.LoopWindowSeconds),
         };
         await store.CreateAsync(key, cancellationToken);
         return new IssuedKey(key, secret);
@@ -115,6 +118,23 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
         string? tenant = caller.Tenant ?? Label.TenantOfPrefix(prefix);
         string tenantPrefix = tenant ?? prefix;
         return new KeyQuery(tenant, tenantPrefix, prefix, vendor, parsedStatus, time.GetUtcNow(), limit ?? 100, cursor);
+    }
+
+    private static LoopLimit? ValidateLoop(int? maxCalls, int? windowSeconds)
+    {
+        if (maxCalls is null && windowSeconds is null)
+        {
+            return null;
+        }
+
+        if (maxCalls is not (>= 1 and <= 10_000))
+        {
+            throw KeybrakeException.Invalid("loop_max_calls", "must be 1-10000 (set it together with loop_window_seconds).");
+        }
+
+        return windowSeconds is >= 1 and <= LoopLimit.MaxWindowSeconds
+            ? new LoopLimit(maxCalls.Value, windowSeconds.Value)
+            : throw KeybrakeException.Invalid("loop_window_seconds", $"must be 1-{LoopLimit.MaxWindowSeconds} (set it together with loop_max_calls).");
     }
 
     private void EnsureVendor(string vendor)

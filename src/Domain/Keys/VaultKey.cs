@@ -35,8 +35,17 @@ public sealed record VaultKey
     /// <summary>Which rule produced the cap: <c>request</c> when the operator set it.</summary>
     public string CapSource { get; init; } = "request";
 
+    /// <summary>This key's loop breaker, when it differs from the configured default.</summary>
+    public LoopLimit? Loop { get; init; }
+
     public VaultKeyStatus StatusAt(DateTimeOffset now) =>
         RevokedAt is not null ? VaultKeyStatus.Revoked
         : now >= ExpiresAt ? VaultKeyStatus.Expired
         : VaultKeyStatus.Active;
+}
+
+/// <summary>At most <see cref="MaxCalls"/> identical non-read calls within <see cref="WindowSeconds"/>.</summary>
+public sealed record LoopLimit(int MaxCalls, int WindowSeconds)
+{
+    public const int MaxWindowSeconds = 86_400;
 }

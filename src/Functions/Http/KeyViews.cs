@@ -26,6 +26,10 @@ public sealed record KeyView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public decimal? RemainingUsd { get; init; }
 
+    /// <summary>The key's own loop breaker, when it was set at issue time.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public object? LoopBreaker { get; init; }
+
     public static KeyView From(VaultKey key, DateTimeOffset now, string? secret = null) => new(
         key.Id,
         key.Label,
@@ -38,5 +42,8 @@ public sealed record KeyView(
         key.StatusAt(now).ToString().ToLowerInvariant(),
         key.CapSource,
         key.Metadata,
-        secret);
+        secret)
+    {
+        LoopBreaker = key.Loop is null ? null : new { max_calls = key.Loop.MaxCalls, window_seconds = key.Loop.WindowSeconds },
+    };
 }

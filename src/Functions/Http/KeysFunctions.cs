@@ -11,7 +11,8 @@ namespace Keybrake.Functions.Http;
 /// <summary>Vault key lifecycle: issue, list, read, revoke one, revoke by label prefix.</summary>
 public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IAuditLog audit, TimeProvider time)
 {
-    private static readonly string[] IssueFields = ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata"];
+    private static readonly string[] IssueFields =
+        ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata", "loop_max_calls", "loop_window_seconds"];
     private static readonly string[] RevokeFields = ["label_prefix"];
 
     [Function("IssueKey")]
@@ -27,7 +28,9 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
                 body.OptionalDecimal("daily_usd_cap"),
                 body.RequiredStringList("allowed_endpoints"),
                 body.RequiredString("expires_in"),
-                body.OptionalStringMap("metadata"));
+                body.OptionalStringMap("metadata"),
+                body.OptionalInt("loop_max_calls"),
+                body.OptionalInt("loop_window_seconds"));
             IssuedKey issued = await keys.IssueAsync(caller, command, cancellationToken);
             return new ApiJsonResult(KeyView.From(issued.Key, time.GetUtcNow(), issued.Secret), StatusCodes.Status201Created);
         }, cancellationToken);

@@ -385,7 +385,11 @@ public sealed partial class ProxyPipeline(
         ProxyOptions options = proxyOptions.Value;
         LoopGuard? loop = call.IsRead
             ? null
-            : new LoopGuard(partition, "~loop|" + authorized.Key.Id + "|" + CallFingerprint(call), options.LoopMaxCalls, TimeSpan.FromSeconds(options.LoopWindowSeconds));
+            : new LoopGuard(
+                partition,
+                "~loop|" + authorized.Key.Id + "|" + CallFingerprint(call),
+                authorized.Key.Loop?.MaxCalls ?? options.LoopMaxCalls,
+                TimeSpan.FromSeconds(authorized.Key.Loop?.WindowSeconds ?? options.LoopWindowSeconds));
         IReadOnlyList<CapCounter> counters = estimate.CostMicros > 0 ? await caps.CountersAsync(authorized.Key, now, cancellationToken) : [];
         return new Reservation(Math.Max(0, estimate.CostMicros), counters, idempotencyRow, loop);
     }

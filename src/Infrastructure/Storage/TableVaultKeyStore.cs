@@ -170,6 +170,8 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
             ["SecretHash"] = key.SecretHash,
             ["Metadata"] = JsonSerializer.Serialize(key.Metadata),
             ["CapSource"] = key.CapSource,
+            ["LoopMaxCalls"] = key.Loop?.MaxCalls,
+            ["LoopWindowSeconds"] = key.Loop?.WindowSeconds,
         };
     }
 
@@ -187,5 +189,6 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         SecretHash = e.GetString("SecretHash"),
         Metadata = JsonSerializer.Deserialize<Dictionary<string, string>>(e.GetString("Metadata") ?? "{}") ?? [],
         CapSource = e.GetString("CapSource") ?? "request",
+        Loop = e.GetInt32("LoopMaxCalls") is int max && e.GetInt32("LoopWindowSeconds") is int window ? new LoopLimit(max, window) : null,
     };
 }

@@ -132,6 +132,37 @@ public sealed class CapBehaviourTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LoopBreaker_CanBeSetPerKeyAtIssueTime()
+    {
+        using HttpClient root = _proxy.Host.Client();
+        HttpResponseMessage issued = await root.PostAsJsonAsync("/v1/keys", new
+        {
+            label = "acme:billing-agent:retry-heavy:run-6", vendor = "stripe", daily_usd_cap = 500, allowed_endpoints = new[] { "POST /v1/payment_intents" },
+            expires_in = "1h", loop_max_calls = 2, loop_window_seconds = 10,
+        });
+        JsonElement key = await Json.ReadAsync(issued);
+        Assert.Equal(2, key.GetProperty("loop_breaker").GetProperty("max_calls").GetInt32());
+        StripeClient stripe = Client(key.Str("key"));
+
+        await ChargeAsync(stripe, 100);
+        await ChargeAsync(stripe, 100);
+        StripeException third = await Assert.ThrowsAsync<StripeException>(() => ChargeAsync(stripe, 100));
+        _proxy.Host.Time.Advance(TimeSpan.FromSeconds(11));
+        await ChargeAsync(stripe, 100);
+
+        Assert.Equal("keybrake_loop_detected", third.StripeError.Code);
+        Assert.Equal(3, _proxy.Vendors.Stripe.Ledger.Count);
+        Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsJsonAsync("/v1/keys", new
+        {
+            label = "acme:x", vendor = "stripe", daily_usd_cap = 5, allowed_endpoints = new[] { "/v1/**" }, expires_in = "1h", loop_max_calls = 0, loop_window_seconds = 10,
+        })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsJsonAsync("/v1/keys", new
+        {
+            label = "acme:x", vendor = "stripe", daily_usd_cap = 5, allowed_endpoints = new[] { "/v1/**" }, expires_in = "1h", loop_max_calls = 3,
+        })).StatusCode);
+    }
+
+    [Fact]
     public async Task Budget_RejectsBadInputAndOtherTenantsPrefixes()
     {
         string acmeToken = await _proxy.Host.IssueTenantTokenAsync("acme");
