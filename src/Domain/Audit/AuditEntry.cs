@@ -68,6 +68,13 @@ public sealed record AuditEntry
         tenant + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>A row key that sorts newest first: inverted ticks, then randomness against collisions.</summary>
+    /// <summary>When the row with this id was written (its RowKey starts with inverted ticks), or null if it is not an audit id.</summary>
+    public static DateTimeOffset? TimeOfId(string id) =>
+        id.Length > 19 && long.TryParse(id.AsSpan(0, 19), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long inverted) &&
+        inverted is >= 0 and <= 3_155_378_975_999_999_999
+            ? new DateTimeOffset(DateTime.MaxValue.Ticks - inverted, TimeSpan.Zero)
+            : null;
+
     public static string NewId(DateTimeOffset at) =>
         (DateTime.MaxValue.Ticks - at.UtcTicks).ToString("D19", System.Globalization.CultureInfo.InvariantCulture) + RandomTokens.Base32(6);
 }
@@ -92,6 +99,9 @@ public interface IAuditLog
 
     /// <summary>Rows of one tenant-day the reconciler may have to act on: estimated costs and in-doubt calls.</summary>
     Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken);
+
+    /// <summary>One audit row, or null.</summary>
+    Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken);
 
     /// <summary>What a counter holds now (reserved and settled spend).</summary>
     Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken);

@@ -52,6 +52,7 @@ public static class ProxyServiceCollectionExtensions
         services.TryAddSingleton<ProxyPipeline>();
         services.TryAddSingleton<IVendorLookup, VendorLookup>();
         services.TryAddSingleton<Reconciler>();
+        services.TryAddSingleton<InDoubtResolver>();
 
         foreach (string vendor in new[] { "stripe", "twilio", "resend" })
         {

@@ -87,6 +87,16 @@ public sealed class JsonBody
         return value.ValueKind == JsonValueKind.String ? value.GetString() : throw WrongType(field, "a string");
     }
 
+    public bool RequiredBool(string field)
+    {
+        if (!_root.TryGetProperty(field, out JsonElement value) || value.ValueKind == JsonValueKind.Null)
+        {
+            throw KeybrakeException.Invalid(field, "is required.");
+        }
+
+        return value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : throw WrongType(field, "true or false");
+    }
+
     public decimal? OptionalDecimal(string field)
     {
         if (!_root.TryGetProperty(field, out JsonElement value) || value.ValueKind == JsonValueKind.Null)

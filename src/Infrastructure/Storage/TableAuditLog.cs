@@ -120,6 +120,18 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
         return rows;
     }
 
+    public async Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken)
+    {
+        if (AuditEntry.TimeOfId(id) is not DateTimeOffset at || id.StartsWith('~'))
+        {
+            return null;
+        }
+
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        NullableResponse<TableEntity> row = await table.GetEntityIfExistsAsync<TableEntity>(AuditEntry.PartitionFor(tenant, at), id, cancellationToken: cancellationToken);
+        return row.HasValue ? AuditEntities.FromEntity(row.Value!) : null;
+    }
+
     public async Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);

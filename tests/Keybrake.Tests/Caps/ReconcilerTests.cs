@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Keybrake.Domain.Reconciliation;
@@ -72,6 +73,57 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.EndsWith(Reconciler.FlagSuffix, row.GetString("Reason"), StringComparison.Ordinal);
         using HttpClient root = _proxy.Host.Client();
         Assert.Equal(9m, (await Json.ReadAsync(await root.GetAsync($"/v1/keys/{key.Str("id")}"))).GetProperty("spent_today_usd").GetDecimal());
+    }
+
+    [Theory]
+    [InlineData(false, null, 0, "error")]
+    [InlineData(true, null, 9_000_000, "forwarded")]
+    [InlineData(true, 8.5, 8_500_000, "forwarded")]
+    public async Task InDoubtCall_IsResolvedByAnOperator_AndTheCapFollows(bool charged, double? costUsd, long expectedMicros, string outcome)
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-3", "stripe", "POST /v1/payment_intents");
+        string auditId = await TimeOutAChargeAsync(key, 900);
+        using HttpClient root = _proxy.Host.Client();
+
+        HttpResponseMessage resolved = await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged, cost_usd = costUsd });
+        HttpResponseMessage again = await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged });
+
+        Assert.Equal(HttpStatusCode.OK, resolved.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        TableEntity row = await RowAsync();
+        Assert.Equal((outcome, expectedMicros, "settled"), (row.GetString("Outcome"), row.GetInt64("CostMicros")!.Value, row.GetString("CostSource")));
+        JsonElement view = await Json.ReadAsync(await root.GetAsync($"/v1/keys/{key.Str("id")}"));
+        Assert.Equal(expectedMicros / 1_000_000m, view.GetProperty("spent_today_usd").GetDecimal());
+    }
+
+    [Fact]
+    public async Task Resolve_IsScopedToTheTenantAndValidated()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-4", "stripe", "POST /v1/payment_intents");
+        string auditId = await TimeOutAChargeAsync(key, 100);
+        using HttpClient globex = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("globex"));
+        using HttpClient root = _proxy.Host.Client();
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await globex.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = false })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await root.PostAsJsonAsync($"/v1/audit/globex/{auditId}/resolve", new { charged = false })).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await root.PostAsJsonAsync("/v1/audit/acme/not-an-id/resolve", new { charged = false })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = "yes" })).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = false, cost_usd = 1 })).StatusCode);
+        Assert.Equal("in_doubt", (await RowAsync()).GetString("Outcome"));
+    }
+
+    private async Task<string> TimeOutAChargeAsync(JsonElement key, int amount)
+    {
+        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
+        using var agent = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
+        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
+        HttpResponseMessage response = await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
+        }));
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
+        return response.Headers.GetValues("X-Keybrake-Audit-Id").Single();
     }
 
     private async Task<TableEntity> RowAsync() => Assert.Single(await _proxy.AuditRowsAsync());

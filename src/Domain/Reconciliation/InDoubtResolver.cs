@@ -1,0 +1,56 @@
+using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
+using Keybrake.Domain.Common;
+using Keybrake.Domain.Keys;
+using Keybrake.Domain.Labels;
+using Keybrake.Domain.Operators;
+using Keybrake.Domain.Proxy;
+
+namespace Keybrake.Domain.Reconciliation;
+
+/// <summary>
+/// Resolves a call left <c>in_doubt</c> once an operator has checked with the vendor: "not charged"
+/// releases its reservation, "charged" settles it at the given (or estimated) cost.
+/// </summary>
+public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps)
+{
+    public async Task<AuditEntry> ResolveAsync(
+        OperatorPrincipal caller, string tenant, string auditId, bool charged, decimal? costUsd, CancellationToken cancellationToken)
+    {
+        if (!Label.IsValidTenant(tenant))
+        {
+            throw KeybrakeException.Invalid("tenant", "is not a valid tenant.");
+        }
+
+        caller.EnsureTenant(tenant);
+        AuditEntry row = await audit.GetAsync(tenant, auditId, cancellationToken) ?? throw KeybrakeException.NotFound($"Audit entry '{auditId}'");
+        if (row.Outcome != AuditOutcome.InDoubt)
+        {
+            throw new KeybrakeException(ErrorKind.Conflict, "not_in_doubt", $"Audit entry '{auditId}' is {row.Outcome}, not in_doubt.");
+        }
+
+        long cost = 0;
+        if (charged)
+        {
+            cost = costUsd is null ? row.CostMicros
+                : costUsd >= 0 && Usd.TryToMicros(costUsd.Value, out long micros) ? micros
+                : throw KeybrakeException.Invalid("cost_usd", "must be 0 or more with at most 6 decimals.");
+        }
+        else if (costUsd is not null)
+        {
+            throw KeybrakeException.Invalid("cost_usd", "only goes with \"charged\": true.");
+        }
+
+        VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
+        IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
+        AuditEntry resolved = row with
+        {
+            Outcome = charged ? AuditOutcome.Forwarded : AuditOutcome.Error,
+            Reason = charged ? "resolved: charged" : "resolved: not charged",
+            CostMicros = cost,
+            CostSource = CostSource.Settled,
+        };
+        await audit.CompleteAsync(resolved, new Reservation(row.CostMicros, counters, null, null), cost, releaseIdempotencyKey: false, cancellationToken);
+        return resolved;
+    }
+}
