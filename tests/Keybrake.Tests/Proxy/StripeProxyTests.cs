@@ -139,7 +139,7 @@ public sealed class StripeProxyTests : IAsyncLifetime
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-6", "stripe", "GET /v1/customers/*");
         JsonElement twilioKey = await _proxy.IssueKeyAsync("acme:notify-agent:sms:run-6", "twilio", "GET /**");
 
-        StripeException wrongSecret = await Assert.ThrowsAsync<StripeException>(() => Client(key.Str("key")[..^1] + "a").V1.Customers.GetAsync("cus_1"));
+        StripeException wrongSecret = await Assert.ThrowsAsync<StripeException>(() => Client(key.Str("key")[..^1] + (key.Str("key")[^1] == 'a' ? "b" : "a")).V1.Customers.GetAsync("cus_1"));
         StripeException notAKey = await Assert.ThrowsAsync<StripeException>(() => Client("sk_live_guess").V1.Customers.GetAsync("cus_1"));
         StripeException otherVendor = await Assert.ThrowsAsync<StripeException>(() => Client(twilioKey.Str("key")).V1.Customers.GetAsync("cus_1"));
         Assert.Equal(401, (int)wrongSecret.HttpStatusCode);
