@@ -217,6 +217,7 @@ public sealed class FakeStripe : FakeVendor
         {
             ["v1", "payment_intents"] when post => CreatePaymentIntent(request),
             ["v1", "payment_intents"] when get => ListPaymentIntents(request),
+            ["v1", "payment_intents", "search"] when get => SearchPaymentIntents(request),
             ["v1", "payment_intents", var id] when get => RetrievePaymentIntent(request, id),
             ["v1", "payment_intents", var id, "confirm"] when post => ConfirmExisting(request, id),
             ["v1", "refunds"] when post => CreateRefund(request),
@@ -343,6 +344,25 @@ public sealed class FakeStripe : FakeVendor
         _paymentIntents.TryGetValue(id, out var pi)
             ? Ok(RenderPaymentIntent(pi, request.ListParam("expand"), hideBalanceTransaction: false), pi.Id)
             : NoSuch("payment_intent", id, "intent");
+
+    /// <summary>The Search API, for the one query shape the proxy's reconciler sends: <c>metadata['k']:'v'</c>.</summary>
+    private VendorResponse SearchPaymentIntents(FakeRequest request)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(request.Param("query") ?? string.Empty, @"^metadata\['([^']+)'\]:'([^']*)'$");
+        if (!match.Success)
+        {
+            return Error(400, "invalid_request_error", "This fake supports only queries of the form metadata['key']:'value'.", param: "query");
+        }
+
+        var data = new JsonArray();
+        foreach (var pi in Enumerable.Reverse(_paymentIntentOrder).Where(p =>
+                     p.Metadata.TryGetValue(match.Groups[1].Value, out var value) && value == match.Groups[2].Value))
+        {
+            data.Add(RenderPaymentIntent(pi, [], hideBalanceTransaction: false));
+        }
+
+        return Ok(new JsonObject { ["object"] = "search_result", ["data"] = data, ["has_more"] = false, ["url"] = "/v1/payment_intents/search" });
+    }
 
     private VendorResponse ListPaymentIntents(FakeRequest request)
     {

@@ -10,9 +10,12 @@ public interface IVendorLookup
 {
     /// <summary>The settled cost in micro-dollars, or null while the vendor has not priced it yet.</summary>
     Task<long?> SettledCostAsync(AuditEntry row, CancellationToken cancellationToken);
+
+    /// <summary>What an in-doubt call really cost (0: nothing happened), or null when the vendor cannot tell.</summary>
+    Task<long?> InDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken);
 }
 
-public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed);
+public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0);
 
 /// <summary>
 /// Timer work (every few minutes): settles estimated costs to what the vendor finally charged (Twilio's
@@ -31,7 +34,7 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
     public async Task<ReconcileReport> RunAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        int settled = 0, estimated = 0, flagged = 0, failed = 0;
+        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0;
         foreach (string tenant in await keys.TenantsAsync(cancellationToken))
         {
             for (int back = 0; back < LookbackDays; back++)
@@ -40,7 +43,22 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
                 {
                     if (row.Outcome == AuditOutcome.InDoubt)
                     {
-                        if (now - row.Timestamp >= InDoubtGrace && row.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true)
+                        if (now - row.Timestamp < InDoubtGrace)
+                        {
+                            continue;
+                        }
+
+                        long? found = await TryInDoubtCostAsync(row, cancellationToken);
+                        if (found is long cost)
+                        {
+                            await SettleAsync(row with
+                            {
+                                Outcome = cost > 0 ? AuditOutcome.Forwarded : AuditOutcome.Error,
+                                Reason = cost > 0 ? "resolved by reconciler: charged" : "resolved by reconciler: not charged",
+                            }, cost, cancellationToken);
+                            resolved++;
+                        }
+                        else if (row.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true)
                         {
                             await audit.CompleteAsync(row with { Reason = (row.Reason ?? "in_doubt") + FlagSuffix }, Reservation.None, 0, false, cancellationToken);
                             flagged++;
@@ -70,7 +88,20 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
             }
         }
 
-        return new ReconcileReport(settled, estimated, flagged, failed);
+        return new ReconcileReport(settled, estimated, flagged, failed, resolved);
+    }
+
+    private async Task<long?> TryInDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await vendors.InDoubtCostAsync(row, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or TimeoutException or Common.KeybrakeException)
+        {
+            // Cannot tell now: the row stays in doubt and reserved, and is looked up again next run.
+            return null;
+        }
     }
 
     public const string FlagSuffix = "; flagged by reconciler";

@@ -111,6 +111,44 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
         return new CallCost(call.Operation == "refunds.create" ? -usd : usd, CostSource.Parsed, Fee(root), currency, amount, id);
     }
 
+    /// <summary>The metadata key the proxy adds to money-moving creates.</summary>
+    public const string ReferenceMetadata = "keybrake_ref";
+
+    public override ReadOnlyMemory<byte> TagForLookup(ProxyCall call, string reference)
+    {
+        if (!AmountCreates.Contains(call.Operation) ||
+            call.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            return call.Body;
+        }
+
+        // Derived from the agent's Idempotency-Key when it sent one, so its retries stay byte-identical to Stripe.
+        string tag = (call.Body.IsEmpty ? string.Empty : "&") + Uri.EscapeDataString($"metadata[{ReferenceMetadata}]") + "=" + Uri.EscapeDataString(reference);
+        byte[] tagged = new byte[call.Body.Length + System.Text.Encoding.ASCII.GetByteCount(tag)];
+        call.Body.Span.CopyTo(tagged);
+        System.Text.Encoding.ASCII.GetBytes(tag, tagged.AsSpan(call.Body.Length));
+        return tagged;
+    }
+
+    public override (IReadOnlyList<string> Segments, string Query)? InDoubtSearch(string? operation, string reference) =>
+        operation == "payment_intents.create"
+            ? (["v1", "payment_intents", "search"], "?query=" + Uri.EscapeDataString($"metadata['{ReferenceMetadata}']:'{reference}'"))
+            : null;
+
+    public override long InDoubtCost(JsonElement searchResult)
+    {
+        long total = 0;
+        foreach (JsonElement intent in searchResult.GetProperty("data").EnumerateArray())
+        {
+            if (Long(intent, "amount_received") is long received && received > 0 && Str(intent, "currency") is string currency)
+            {
+                total += currencies.ToUsdMicros(received, currency);
+            }
+        }
+
+        return total;
+    }
+
     public override VendorErrorBody Error(int status, string code, string message) => new(
         "application/json",
         JsonSerializer.Serialize(new

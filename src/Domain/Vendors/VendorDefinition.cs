@@ -77,6 +77,18 @@ public abstract class VendorDefinition
     /// <summary>The final cost from the object at <see cref="SettlementPath"/>, or null while it is not priced.</summary>
     public virtual long? SettledCost(JsonElement root) => null;
 
+    /// <summary>
+    /// The body forwarded upstream. A vendor may tag a money-moving create with <paramref name="reference"/>
+    /// so that a call left in doubt can be found later without keeping the body.
+    /// </summary>
+    public virtual ReadOnlyMemory<byte> TagForLookup(ProxyCall call, string reference) => call.Body;
+
+    /// <summary>A GET (path and query) that finds the object a tagged call created, or null when the vendor cannot search.</summary>
+    public virtual (IReadOnlyList<string> Segments, string Query)? InDoubtSearch(string? operation, string reference) => null;
+
+    /// <summary>What the call found by <see cref="InDoubtSearch"/> cost: 0 when the search found nothing.</summary>
+    public virtual long InDoubtCost(JsonElement searchResult) => 0;
+
     protected static string? Bearer(string? authorization) =>
         authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? authorization[7..].Trim()

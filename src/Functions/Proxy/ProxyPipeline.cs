@@ -5,6 +5,7 @@ using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Proxy;
+using Keybrake.Domain.Reconciliation;
 using Keybrake.Domain.Secrets;
 using Keybrake.Domain.Vendors;
 using Keybrake.Infrastructure.Http;
@@ -122,7 +123,8 @@ public sealed partial class ProxyPipeline(
 
         UpstreamAuthorization upstreamAuth = vendor.Authorize(secretValues, call.Segments);
         VendorEndpointOptions endpoint = endpoints.Get(vendor.Name);
-        using HttpRequestMessage upstream = BuildUpstreamRequest(context.Request, vendor, call, upstreamAuth, endpoint);
+        ReadOnlyMemory<byte> body = vendor.TagForLookup(call, CallReference.For(authorized.Key.Id, call.IdempotencyKey, intent.Id));
+        using HttpRequestMessage upstream = BuildUpstreamRequest(context.Request, vendor, call, body, upstreamAuth, endpoint);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(endpoint.TimeoutSeconds));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
 
@@ -418,13 +420,13 @@ public sealed partial class ProxyPipeline(
     }
 
     private static HttpRequestMessage BuildUpstreamRequest(
-        HttpRequest request, VendorDefinition vendor, ProxyCall call, UpstreamAuthorization auth, VendorEndpointOptions endpoint)
+        HttpRequest request, VendorDefinition vendor, ProxyCall call, ReadOnlyMemory<byte> body, UpstreamAuthorization auth, VendorEndpointOptions endpoint)
     {
         Uri target = UpstreamUri(endpoint.BaseUrl ?? vendor.DefaultBaseUrl, auth.Segments, request.QueryString.Value);
         var upstream = new HttpRequestMessage(new HttpMethod(call.Method), target);
-        if (!call.Body.IsEmpty || call.Method is "POST" or "PUT" or "PATCH")
+        if (!body.IsEmpty || call.Method is "POST" or "PUT" or "PATCH")
         {
-            upstream.Content = new ReadOnlyMemoryContent(call.Body);
+            upstream.Content = new ReadOnlyMemoryContent(body);
         }
 
         ForwardedHeaders.CopyToUpstream(request.Headers, upstream, dropAcceptEncoding: vendor.CostNeedsResponseBody(call));

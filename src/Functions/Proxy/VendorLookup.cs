@@ -21,26 +21,44 @@ public sealed class VendorLookup(
             return null;
         }
 
+        using JsonDocument found = await GetAsync(vendor, row.Tenant, path, null, cancellationToken);
+        return vendor.SettledCost(found.RootElement);
+    }
+
+    public async Task<long?> InDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken)
+    {
+        VendorDefinition? vendor = vendors.Find(row.Vendor);
+        if (vendor?.InDoubtSearch(row.Operation, CallReference.For(row)) is not (IReadOnlyList<string> path, string query))
+        {
+            return null;
+        }
+
+        using JsonDocument found = await GetAsync(vendor, row.Tenant, path, query, cancellationToken);
+        return vendor.InDoubtCost(found.RootElement);
+    }
+
+    /// <summary>A GET to the vendor with the tenant's real credentials; anything but 2xx is an error.</summary>
+    private async Task<JsonDocument> GetAsync(VendorDefinition vendor, string tenant, IReadOnlyList<string> path, string? query, CancellationToken cancellationToken)
+    {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (string name in vendor.SecretNames)
         {
-            values[name] = await secrets.GetAsync(name, row.Tenant, cancellationToken)
-                ?? throw new Domain.Common.KeybrakeException(Domain.Common.ErrorKind.Unavailable, "vendor_credentials_unavailable", $"No {vendor.Name} credentials for tenant '{row.Tenant}'.");
+            values[name] = await secrets.GetAsync(name, tenant, cancellationToken)
+                ?? throw new Domain.Common.KeybrakeException(Domain.Common.ErrorKind.Unavailable, "vendor_credentials_unavailable", $"No {vendor.Name} credentials for tenant '{tenant}'.");
         }
 
         UpstreamAuthorization auth = vendor.Authorize(values, path);
         VendorEndpointOptions endpoint = endpoints.Get(vendor.Name);
-        using var request = new HttpRequestMessage(HttpMethod.Get, ProxyPipeline.UpstreamUri(endpoint.BaseUrl ?? vendor.DefaultBaseUrl, auth.Segments, null));
+        using var request = new HttpRequestMessage(HttpMethod.Get, ProxyPipeline.UpstreamUri(endpoint.BaseUrl ?? vendor.DefaultBaseUrl, auth.Segments, query));
         request.Headers.TryAddWithoutValidation("Authorization", auth.AuthorizationHeader);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(endpoint.TimeoutSeconds));
         using HttpResponseMessage response = await httpClients.CreateClient(ProxyPipeline.HttpClientName(vendor.Name)).SendAsync(request, timeout.Token);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a settlement lookup.");
+            throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a reconciler lookup.");
         }
 
-        using JsonDocument document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token));
-        return vendor.SettledCost(document.RootElement);
+        return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token));
     }
 }

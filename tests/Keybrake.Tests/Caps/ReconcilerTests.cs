@@ -50,29 +50,64 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task InDoubtTimeout_IsFlaggedOnceAndKeepsItsReservation()
+    public async Task InDoubtStripeTimeout_IsResolvedByFindingTheTaggedPaymentIntent()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-2", "stripe", "POST /v1/payment_intents");
+        await TimeOutAChargeAsync(key, 900);
+
+        ReconcileReport tooEarly = await Reconciler.RunAsync(CancellationToken.None);
+        _proxy.Host.Time.Advance(TimeSpan.FromMinutes(6));
+        ReconcileReport resolved = await Reconciler.RunAsync(CancellationToken.None);
+        ReconcileReport again = await Reconciler.RunAsync(CancellationToken.None);
+
+        Assert.Equal((0, 1, 0), (tooEarly.InDoubtResolved, resolved.InDoubtResolved, again.InDoubtResolved));
+        Assert.Contains("metadata[keybrake_ref]", _proxy.Vendors.Stripe.Ledger[0].Form.Keys);
+        TableEntity row = await RowAsync();
+        Assert.Equal(("forwarded", 9_000_000L, "settled"), (row.GetString("Outcome"), row.GetInt64("CostMicros")!.Value, row.GetString("CostSource")));
+        Assert.Equal("resolved by reconciler: charged", row.GetString("Reason"));
+        Assert.Equal(9m, await SpentTodayAsync(key));
+    }
+
+    [Fact]
+    public async Task InDoubtStripeError_WithNothingCreated_IsReleased()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-5", "stripe", "POST /v1/payment_intents");
+        _proxy.Vendors.Stripe.Options.FailWithStatus = 500;
+        HttpResponseMessage response = await ChargeAsync(key, 700);
+        _proxy.Vendors.Stripe.Options.FailWithStatus = null;
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal(("in_doubt", 7_000_000L), ((await RowAsync()).GetString("Outcome"), (await RowAsync()).GetInt64("CostMicros")!.Value));
+
+        _proxy.Host.Time.Advance(TimeSpan.FromMinutes(6));
+        ReconcileReport report = await Reconciler.RunAsync(CancellationToken.None);
+
+        Assert.Equal(1, report.InDoubtResolved);
+        TableEntity row = await RowAsync();
+        Assert.Equal(("error", 0L, "resolved by reconciler: not charged"), (row.GetString("Outcome"), row.GetInt64("CostMicros")!.Value, row.GetString("Reason")));
+        Assert.Equal(0m, await SpentTodayAsync(key));
+    }
+
+    [Fact]
+    public async Task InDoubtCallTheVendorCannotSearch_IsFlaggedOnceAndKeepsItsReservation()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:payouts:run-6", "stripe", "POST /v1/transfers");
         _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        using var agent = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
-        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
-        HttpResponseMessage response = await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
+        using HttpClient agent = Agent(key);
+        HttpResponseMessage response = await agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["amount"] = "900", ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
+            ["amount"] = "400", ["currency"] = "usd", ["destination"] = "acct_1",
         }));
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
 
-        ReconcileReport tooEarly = await Reconciler.RunAsync(CancellationToken.None);
         _proxy.Host.Time.Advance(TimeSpan.FromMinutes(6));
         ReconcileReport flagged = await Reconciler.RunAsync(CancellationToken.None);
         ReconcileReport again = await Reconciler.RunAsync(CancellationToken.None);
 
-        Assert.Equal((0, 1, 0), (tooEarly.InDoubtFlagged, flagged.InDoubtFlagged, again.InDoubtFlagged));
+        Assert.Equal((1, 0), (flagged.InDoubtFlagged, again.InDoubtFlagged));
         TableEntity row = await RowAsync();
-        Assert.Equal(("in_doubt", 9_000_000L), (row.GetString("Outcome"), row.GetInt64("CostMicros")!.Value));
+        Assert.Equal(("in_doubt", 4_000_000L), (row.GetString("Outcome"), row.GetInt64("CostMicros")!.Value));
         Assert.EndsWith(Reconciler.FlagSuffix, row.GetString("Reason"), StringComparison.Ordinal);
-        using HttpClient root = _proxy.Host.Client();
-        Assert.Equal(9m, (await Json.ReadAsync(await root.GetAsync($"/v1/keys/{key.Str("id")}"))).GetProperty("spent_today_usd").GetDecimal());
+        Assert.Equal(4m, await SpentTodayAsync(key));
     }
 
     [Theory]
@@ -115,15 +150,32 @@ public sealed class ReconcilerTests : IAsyncLifetime
     private async Task<string> TimeOutAChargeAsync(JsonElement key, int amount)
     {
         _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        using var agent = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
-        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
-        HttpResponseMessage response = await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
-        }));
+        HttpResponseMessage response = await ChargeAsync(key, amount);
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
         _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
         return response.Headers.GetValues("X-Keybrake-Audit-Id").Single();
+    }
+
+    private async Task<HttpResponseMessage> ChargeAsync(JsonElement key, int amount)
+    {
+        using HttpClient agent = Agent(key);
+        return await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
+        }));
+    }
+
+    private HttpClient Agent(JsonElement key)
+    {
+        var agent = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
+        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
+        return agent;
+    }
+
+    private async Task<decimal> SpentTodayAsync(JsonElement key)
+    {
+        using HttpClient root = _proxy.Host.Client();
+        return (await Json.ReadAsync(await root.GetAsync($"/v1/keys/{key.Str("id")}"))).GetProperty("spent_today_usd").GetDecimal();
     }
 
     private async Task<TableEntity> RowAsync() => Assert.Single(await _proxy.AuditRowsAsync());

@@ -73,7 +73,8 @@ public sealed class HeaderTests : IAsyncLifetime
         Assert.Equal("idem-7f3a9c Checkout/42", entry.Headers["Idempotency-Key"]);
         Assert.Equal("2024-06-20; payment_intent_beta=v3", entry.Headers["Stripe-Version"]);
         Assert.Equal("acct_1KbT3xQ2aLkdIwHu", entry.Headers["Stripe-Account"]);
-        Assert.Equal(FormBody, entry.Body);
+        // The agent's parameters pass unchanged; a money-moving create gains only the proxy's lookup tag.
+        Assert.Matches("^" + System.Text.RegularExpressions.Regex.Escape(FormBody) + "&metadata%5Bkeybrake_ref%5D=kb[0-9a-f]{32}$", entry.Body);
         Assert.All(NeverForwarded, name => Assert.False(entry.Headers.ContainsKey(name), $"{name} was forwarded: {entry.Headers.GetValueOrDefault(name)}"));
         string everything = string.Join("\n", entry.Headers.Select(h => h.Key + ": " + h.Value));
         foreach (string leaked in new[] { vaultKey, "agent-cookie-value", "203.0.113.9", "evil.example", "functions-key-value", "cHJveHk6cHJveHktc2VjcmV0", "X-Hop" })
