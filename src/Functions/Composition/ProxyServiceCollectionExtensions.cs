@@ -1,4 +1,5 @@
 using System.Net;
+using Keybrake.Domain.Alerts;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Pricing;
 using Keybrake.Domain.Proxy;
@@ -53,6 +54,7 @@ public static class ProxyServiceCollectionExtensions
         services.TryAddSingleton<IVendorLookup, VendorLookup>();
         services.TryAddSingleton<Reconciler>();
         services.TryAddSingleton<InDoubtResolver>();
+        services.TryAddSingleton<IAlertStore, TableAlertStore>();
 
         foreach (string vendor in new[] { "stripe", "twilio", "resend" })
         {

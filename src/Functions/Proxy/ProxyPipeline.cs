@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using Azure;
+using Keybrake.Domain.Alerts;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
@@ -27,6 +28,7 @@ public sealed partial class ProxyPipeline(
     ISecretProvider secrets,
     IAuditLog audit,
     CapPlanner caps,
+    IAlertStore alerts,
     IOptions<ProxyOptions> proxyOptions,
     IHttpClientFactory httpClients,
     IOptionsMonitor<VendorEndpointOptions> endpoints,
@@ -112,6 +114,7 @@ public sealed partial class ProxyPipeline(
                     authorized.Key, call.Operation);
             case BeginStatus.LoopDetected:
                 LogLoopDetected(logger, authorized.Key.Id, call.Operation);
+                await RecordLoopAlertAsync(authorized, call, reservation.Loop!, now, cancellationToken);
                 throw new ProxyDeniedException(429, "loop_detected",
                     $"Loop detected: this key sent the same {call.Operation} request more than {reservation.Loop!.MaxCalls} times within {reservation.Loop.Window.TotalSeconds:0} s.",
                     authorized.Key, call.Operation);
@@ -363,6 +366,29 @@ public sealed partial class ProxyPipeline(
         {
             LogAuditWriteFailed(logger, "intent", e.GetType().Name);
             throw new ProxyDeniedException(503, "audit_unavailable", "Keybrake could not record or reserve this call, so it was not forwarded. Retry later.");
+        }
+    }
+
+    /// <summary>One alert per key, repeated call and loop window, however many calls the loop keeps sending.</summary>
+    private async Task RecordLoopAlertAsync(AuthorizedCall authorized, ProxyCall call, LoopGuard loop, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        long window = now.ToUnixTimeSeconds() / (long)loop.Window.TotalSeconds;
+        string fingerprint = loop.Row[(loop.Row.LastIndexOf('|') + 1)..];
+        var alert = new Alert(
+            $"loop|{authorized.Key.Id}|{fingerprint}|{window}",
+            authorized.Key.Tenant,
+            Alert.LoopDetected,
+            authorized.Key.Label,
+            $"Key {authorized.Key.Id} ({authorized.Key.Label}) sent the same {call.Operation} more than {loop.MaxCalls} times within {loop.Window.TotalSeconds:0} s; further copies are refused.",
+            now);
+        try
+        {
+            await alerts.RecordAsync(alert, cancellationToken);
+        }
+        catch (Exception e) when (IsStorageFailure(e, cancellationToken))
+        {
+            // The loop is refused either way; a lost alert record is logged, not fatal.
+            LogAuditWriteFailed(logger, "alert", e.GetType().Name);
         }
     }
 

@@ -15,6 +15,7 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Budgets = "budgets";
     public const string Settings = "settings";
     public const string Tenants = "tenants";
+    public const string Alerts = "alerts";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Keybrake.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Stripe;
 
 namespace Keybrake.Tests.Caps;
@@ -123,6 +124,9 @@ public sealed class CapBehaviourTests : IAsyncLifetime
         Assert.Equal(35, statuses.Count(s => s == 429));
         Assert.Equal(5, _proxy.Vendors.Stripe.Ledger.Count);
         Assert.Equal(35, (await _proxy.AuditRowsAsync()).Count(r => r.GetString("Reason") == "loop_detected"));
+        Keybrake.Domain.Alerts.Alert alert = Assert.Single(await _proxy.Host.Services.GetRequiredService<Keybrake.Domain.Alerts.IAlertStore>()
+            .ListAsync("acme", _proxy.Host.Time.GetUtcNow().AddHours(-1), CancellationToken.None));
+        Assert.Equal(("loop_detected", "acme:billing-agent:checkout:run-5", "pending"), (alert.Kind, alert.Subject, alert.DeliveryState));
 
         // A different charge is not the loop, and the window slides.
         await ChargeAsync(stripe, 4300);
