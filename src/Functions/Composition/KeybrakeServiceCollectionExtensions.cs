@@ -49,7 +49,10 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<IVaultKeyStore, TableVaultKeyStore>();
         services.TryAddSingleton<IOperatorTokenStore, TableOperatorTokenStore>();
         AddSecrets(services, configuration);
-        services.TryAddSingleton<IAuditLog, TableAuditLog>();
+        services.TryAddSingleton<TableAuditLog>();
+        services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<TableAuditLog>());
+        services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditLog>());
+        services.TryAddSingleton<AuditQueryService>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);
         services.TryAddSingleton<KeyService>();

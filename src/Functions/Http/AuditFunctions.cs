@@ -8,9 +8,28 @@ using Microsoft.Azure.Functions.Worker;
 namespace Keybrake.Functions.Http;
 
 /// <summary>Operator resolution of calls the proxy could not settle on its own.</summary>
-public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver resolver)
+public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver resolver, AuditQueryService audit)
 {
     private static readonly string[] ResolveFields = ["charged", "cost_usd"];
+
+    [Function("QueryAudit")]
+    public Task<IActionResult> QueryAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/audit")] HttpRequest request,
+        CancellationToken cancellationToken) =>
+        endpoint.RunAsync(request, async caller =>
+        {
+            AuditPage page = await audit.QueryAsync(
+                caller,
+                QueryTime(request, "since"),
+                QueryTime(request, "until"),
+                request.Query["label_prefix"],
+                request.Query["vendor"],
+                request.Query["outcome"],
+                OperatorEndpoint.QueryInt(request, "limit"),
+                request.Query["cursor"],
+                cancellationToken);
+            return new ApiJsonResult(new { entries = page.Entries.Select(View), next_cursor = page.NextCursor });
+        }, cancellationToken);
 
     [Function("ResolveInDoubt")]
     public Task<IActionResult> ResolveAsync(
@@ -33,4 +52,44 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
                 cost_source = resolved.CostSource,
             });
         }, cancellationToken);
+
+    /// <summary>An audit row as the API shows it (DESIGN §5); money in USD decimals.</summary>
+    private static object View(AuditEntry e) => new
+    {
+        id = e.Id,
+        ts = e.Timestamp.UtcDateTime,
+        tenant = e.Tenant,
+        label = e.Label,
+        key_id = e.KeyId,
+        vendor = e.Vendor,
+        method = e.Method,
+        path = e.Path,
+        operation = e.Operation,
+        status = e.Status,
+        outcome = e.Outcome,
+        reason = e.Reason,
+        cost_usd = Usd.FromMicros(e.CostMicros),
+        cost_source = e.CostSource,
+        fee_usd = e.FeeMicros is long fee ? Usd.FromMicros(fee) : (decimal?)null,
+        currency = e.Currency,
+        amount_minor = e.AmountMinor,
+        vendor_object_id = e.VendorObjectId,
+        vendor_request_id = e.VendorRequestId,
+        idempotency_key = e.IdempotencyKey,
+        latency_ms = e.LatencyMs,
+        upstream_ms = e.UpstreamMs,
+    };
+
+    private static DateTimeOffset? QueryTime(HttpRequest request, string name)
+    {
+        string? value = request.Query[name];
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        return DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed)
+            ? parsed.ToUniversalTime()
+            : throw KeybrakeException.Invalid(name, "must be an ISO-8601 time, e.g. 2026-11-02T00:00:00Z.");
+    }
 }

@@ -16,7 +16,7 @@ namespace Keybrake.Infrastructure.Storage;
 /// and the reservation is re-evaluated on fresh values. Counter values and ETags are cached, so a warm
 /// instance does not read before it writes.
 /// </summary>
-public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
+public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditReader
 {
     private const int MaxAttempts = 400;
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
@@ -115,6 +115,42 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog
         await foreach (TableEntity entity in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
             rows.Add(AuditEntities.FromEntity(entity));
+        }
+
+        return rows;
+    }
+
+    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(AuditPartitionQuery query, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        var clauses = new List<string>
+        {
+            TableClient.CreateQueryFilter($"PartitionKey eq {AuditEntry.PartitionFor(query.Tenant, query.Day)} and RowKey gt {query.FromRowKey} and RowKey lt {query.ToRowKey}"),
+        };
+        if (query.LabelPrefix.Length > 0)
+        {
+            clauses.Add(TableClient.CreateQueryFilter($"Label ge {query.LabelPrefix} and Label lt {TableFilters.UpperBound(query.LabelPrefix)}"));
+        }
+
+        if (query.Vendor is not null)
+        {
+            clauses.Add(TableClient.CreateQueryFilter($"Vendor eq {query.Vendor}"));
+        }
+
+        if (query.Outcome is not null)
+        {
+            clauses.Add(TableClient.CreateQueryFilter($"Outcome eq {query.Outcome}"));
+        }
+
+        var rows = new List<AuditEntry>();
+        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
+                           string.Join(" and ", clauses.Select(c => "(" + c + ")")), maxPerPage: Math.Min(query.Limit, 1000), cancellationToken: cancellationToken))
+        {
+            rows.Add(AuditEntities.FromEntity(entity));
+            if (rows.Count >= query.Limit)
+            {
+                break;
+            }
         }
 
         return rows;

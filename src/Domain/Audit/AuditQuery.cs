@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Keybrake.Domain.Common;
+using Keybrake.Domain.Keys;
+using Keybrake.Domain.Labels;
+using Keybrake.Domain.Operators;
+using Keybrake.Domain.Secrets;
+
+namespace Keybrake.Domain.Audit;
+
+/// <summary>Filters of one audit partition read: rows with RowKey in (after, before), newest first.</summary>
+public sealed record AuditPartitionQuery(string Tenant, DateTimeOffset Day, string FromRowKey, string ToRowKey, string LabelPrefix, string? Vendor, string? Outcome, int Limit);
+
+public interface IAuditReader
+{
+    /// <summary>Up to <c>Limit</c> rows of one tenant-day with FromRowKey &lt; RowKey &lt; ToRowKey, newest first.</summary>
+    Task<IReadOnlyList<AuditEntry>> ReadAsync(AuditPartitionQuery query, CancellationToken cancellationToken);
+}
+
+public sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, string? NextCursor);
+
+/// <summary>
+/// <c>GET /v1/audit</c>: newest first across the asked tenants and days, reading only those partitions.
+/// Cursors are opaque and signed (HMAC over the caller, the filters and the position), so a forged or
+/// borrowed cursor is refused, never a way into other data.
+/// </summary>
+public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, ISecretProvider secrets, TimeProvider time)
+{
+    public const int MaxLimit = 10_000;
+
+    public async Task<AuditPage> QueryAsync(
+        OperatorPrincipal caller, DateTimeOffset? since, DateTimeOffset? until, string? labelPrefix, string? vendor, string? outcome,
+        int? limit, string? cursor, CancellationToken cancellationToken)
+    {
+        Label.ValidatePrefix(labelPrefix);
+        string prefix = caller.ScopePrefix(labelPrefix);
+        DateTimeOffset to = until ?? time.GetUtcNow();
+        DateTimeOffset from = since ?? to.AddHours(-24);
+        if (from > to)
+        {
+            throw KeybrakeException.Invalid("since", "must not be after until.");
+        }
+
+        if ((to - from).TotalDays > 92)
+        {
+            throw KeybrakeException.Invalid("since", "the window may span at most 92 days.");
+        }
+
+        if (outcome is not null and not (AuditOutcome.Forwarded or AuditOutcome.Denied or AuditOutcome.Error or AuditOutcome.InDoubt))
+        {
+            throw KeybrakeException.Invalid("outcome", "must be one of forwarded, denied, error, in_doubt.");
+        }
+
+        int take = limit ?? 100;
+        if (take is < 1 or > MaxLimit)
+        {
+            throw KeybrakeException.Invalid("limit", $"must be between 1 and {MaxLimit}.");
+        }
+
+        string filters = string.Join('\n', caller.TokenId, prefix, vendor, outcome, from.UtcTicks, to.UtcTicks);
+        (string afterRow, string afterTenant) = cursor is null ? (RowKeyAt(to.AddTicks(1)), string.Empty) : await OpenCursorAsync(cursor, filters, cancellationToken);
+        string lastRow = RowKeyAt(from.AddTicks(-1));
+
+        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant]
+            : Label.TenantOfPrefix(prefix) is string named ? [named]
+            : (await keys.TenantsAsync(cancellationToken)).Where(t => t.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(t, StringComparison.Ordinal)).ToList();
+
+        var entries = new List<AuditEntry>();
+        DateTimeOffset cursorTime = AuditEntry.TimeOfId(afterRow) ?? to;
+        for (DateTimeOffset day = cursorTime.UtcDateTime.Date; day >= from.UtcDateTime.Date && entries.Count < take; day = day.AddDays(-1))
+        {
+            int need = take - entries.Count;
+            IReadOnlyList<AuditEntry>[] perTenant = await Task.WhenAll(tenants.Select(tenant => reader.ReadAsync(
+                new AuditPartitionQuery(tenant, day, Predecessor(afterRow), lastRow, prefix, vendor, outcome, need + 1), cancellationToken)));
+            entries.AddRange(perTenant.SelectMany(rows => rows)
+                .Where(e => string.CompareOrdinal(e.Id, afterRow) > 0 || (e.Id == afterRow && string.CompareOrdinal(e.Tenant, afterTenant) > 0))
+                .OrderBy(e => e.Id, StringComparer.Ordinal).ThenBy(e => e.Tenant, StringComparer.Ordinal)
+                .Take(need));
+        }
+
+        bool more = entries.Count == take;
+        string? next = more ? await SealCursorAsync(entries[^1].Id, entries[^1].Tenant, filters, cancellationToken) : null;
+        return new AuditPage(entries, next);
+    }
+
+    /// <summary>The RowKey a row written at <paramref name="at"/> starts with (inverted ticks sort newest first).</summary>
+    public static string RowKeyAt(DateTimeOffset at) =>
+        (DateTime.MaxValue.Ticks - at.UtcTicks).ToString("D19", CultureInfo.InvariantCulture);
+
+    /// <summary>Just below <paramref name="rowKey"/>, so a "greater than" read includes rows equal to it (ties across tenants).</summary>
+    private static string Predecessor(string rowKey) => rowKey[..^1] + (char)(rowKey[^1] - 1) + "~";
+
+    private async Task<string> SealCursorAsync(string row, string tenant, string filters, CancellationToken cancellationToken)
+    {
+        string payload = row + "\n" + tenant;
+        string mac = Convert.ToHexStringLower(HMACSHA256.HashData(await CursorKeyAsync(cancellationToken), Encoding.UTF8.GetBytes(payload + "\n" + filters)));
+        return Convert.ToBase64String(Encoding.UTF8.GetBytes(payload + "\n" + mac)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    private async Task<(string Row, string Tenant)> OpenCursorAsync(string cursor, string filters, CancellationToken cancellationToken)
+    {
+        string[] parts;
+        try
+        {
+            string padded = cursor.Replace('-', '+').Replace('_', '/');
+            padded += new string('=', (4 - (padded.Length % 4)) % 4);
+            parts = Encoding.UTF8.GetString(Convert.FromBase64String(padded)).Split('\n');
+        }
+        catch (FormatException)
+        {
+            throw KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
+        }
+
+        if (parts.Length != 3 || AuditEntry.TimeOfId(parts[0]) is null)
+        {
+            throw KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
+        }
+
+        string expected = Convert.ToHexStringLower(HMACSHA256.HashData(await CursorKeyAsync(cancellationToken), Encoding.UTF8.GetBytes(parts[0] + "\n" + parts[1] + "\n" + filters)));
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(parts[2]))
+            ? (parts[0], parts[1])
+            : throw KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
+    }
+
+    /// <summary>Cursor signing key, derived from the root token so every instance agrees without another secret.</summary>
+    private async Task<byte[]> CursorKeyAsync(CancellationToken cancellationToken)
+    {
+        string root = await secrets.GetAsync(SecretNames.RootToken, null, cancellationToken)
+            ?? throw new KeybrakeException(ErrorKind.Unavailable, "unavailable", "The root token is not configured.");
+        return HMACSHA256.HashData(Encoding.UTF8.GetBytes("keybrake-audit-cursor"), Encoding.UTF8.GetBytes(root));
+    }
+}
