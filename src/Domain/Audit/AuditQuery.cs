@@ -59,7 +59,7 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         }
 
         string filters = string.Join('\n', caller.TokenId, prefix, vendor, outcome, from.UtcTicks, to.UtcTicks);
-        (string afterRow, string afterTenant) = cursor is null ? (RowKeyAt(to.AddTicks(1)), string.Empty) : await OpenCursorAsync(cursor, filters, cancellationToken);
+        (string afterRow, string afterTenant) = cursor is null ? (RowKeyAt(to.AddTicks(1)) + "~", string.Empty) : await OpenCursorAsync(cursor, filters, cancellationToken);
         string lastRow = RowKeyAt(from.AddTicks(-1));
 
         IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant]

@@ -53,6 +53,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<TableAuditLog>());
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditLog>());
         services.TryAddSingleton<AuditQueryService>();
+        services.TryAddSingleton<SpendQueryService>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);
         services.TryAddSingleton<KeyService>();
