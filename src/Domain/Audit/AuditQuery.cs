@@ -62,9 +62,7 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         (string afterRow, string afterTenant) = cursor is null ? (RowKeyAt(to.AddTicks(1)) + "~", string.Empty) : await OpenCursorAsync(cursor, filters, cancellationToken);
         string lastRow = RowKeyAt(from.AddTicks(-1));
 
-        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant]
-            : Label.TenantOfPrefix(prefix) is string named ? [named]
-            : (await keys.TenantsAsync(cancellationToken)).Where(t => t.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(t, StringComparison.Ordinal)).ToList();
+        IReadOnlyList<string> tenants = await TenantsInScopeAsync(caller, prefix, keys, cancellationToken);
 
         var entries = new List<AuditEntry>();
         DateTimeOffset cursorTime = AuditEntry.TimeOfId(afterRow) ?? to;
@@ -83,6 +81,12 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         string? next = more ? await SealCursorAsync(entries[^1].Id, entries[^1].Tenant, filters, cancellationToken) : null;
         return new AuditPage(entries, next);
     }
+
+    /// <summary>The tenants whose partitions a query reads: the caller's own, the one its prefix names, or every tenant the prefix can match.</summary>
+    public static async Task<IReadOnlyList<string>> TenantsInScopeAsync(OperatorPrincipal caller, string prefix, IVaultKeyStore keys, CancellationToken cancellationToken) =>
+        caller.Tenant is not null ? [caller.Tenant]
+        : Label.TenantOfPrefix(prefix) is string named ? [named]
+        : (await keys.TenantsAsync(cancellationToken)).Where(t => t.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(t, StringComparison.Ordinal)).ToList();
 
     /// <summary>The RowKey a row written at <paramref name="at"/> starts with (inverted ticks sort newest first).</summary>
     public static string RowKeyAt(DateTimeOffset at) =>

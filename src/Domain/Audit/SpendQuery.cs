@@ -38,9 +38,7 @@ public sealed class SpendQueryService(IAuditReader reader, IVaultKeyStore keys, 
             throw KeybrakeException.Invalid("since", "must not be after until, and the window may span at most 92 days.");
         }
 
-        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant]
-            : Label.TenantOfPrefix(prefix) is string named ? [named]
-            : (await keys.TenantsAsync(cancellationToken)).Where(t => t.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(t, StringComparison.Ordinal)).ToList();
+        IReadOnlyList<string> tenants = await AuditQueryService.TenantsInScopeAsync(caller, prefix, keys, cancellationToken);
 
         // RowKeys are inverted ticks plus a suffix: "~" after the tick digits sorts above every row of that tick.
         string newest = AuditQueryService.RowKeyAt(to.AddTicks(1)) + "~";
