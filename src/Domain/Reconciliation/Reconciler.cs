@@ -23,7 +23,7 @@ public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoub
 /// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
 /// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
 /// </summary>
-public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, IVendorLookup vendors, TimeProvider time)
+public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, IVendorLookup vendors, RollupService rollups, TimeProvider time)
 {
     /// <summary>How many UTC days back to look (Twilio prices can take up to 24 h).</summary>
     public int LookbackDays { get; init; } = 2;
@@ -115,5 +115,12 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
         var reservation = new Reservation(row.CostMicros, counters, null, null);
         AuditEntry settled = row with { CostMicros = costMicros, CostSource = CostSource.Settled };
         await audit.CompleteAsync(settled, reservation, Math.Max(0, costMicros), releaseIdempotencyKey: false, cancellationToken);
+
+        // A cost settled after its day was rolled up updates that day's rollups.
+        DateOnly day = DateOnly.FromDateTime(row.Timestamp.UtcDateTime);
+        if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            await rollups.RunAsync(row.Tenant, day, cancellationToken);
+        }
     }
 }

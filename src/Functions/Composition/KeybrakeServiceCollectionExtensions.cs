@@ -54,6 +54,8 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditLog>());
         services.TryAddSingleton<AuditQueryService>();
         services.TryAddSingleton<SpendQueryService>();
+        services.TryAddSingleton<IRollupStore, TableRollupStore>();
+        services.TryAddSingleton<RollupService>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);
         services.TryAddSingleton<KeyService>();

@@ -16,6 +16,7 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Settings = "settings";
     public const string Tenants = "tenants";
     public const string Alerts = "alerts";
+    public const string Rollups = "rollups";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

@@ -104,6 +104,53 @@ public sealed class SpendQueryTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, (await acme.GetAsync($"/v1/spend?{Window}&group_by=tenant,vendor,run")).StatusCode);
     }
 
+    [Fact]
+    public async Task DailyRollup_EqualsTheSpendQuery_AtEveryLevel_AndReRunsIdentically()
+    {
+        using HttpClient root = _proxy.Host.Client();
+        HttpResponseMessage rolled = await root.PostAsync("/v1/rollups/2026-11-02", null);
+        Assert.True((await Json.ReadAsync(rolled)).GetProperty("rows").GetInt32() > 0);
+        string first = await (await root.GetAsync("/v1/rollups?date=2026-11-02")).Content.ReadAsStringAsync();
+        await root.PostAsync("/v1/rollups/2026-11-02", null);
+        string second = await (await root.GetAsync("/v1/rollups?date=2026-11-02")).Content.ReadAsStringAsync();
+
+        Assert.Equal(first, second);
+        List<JsonElement> rollups = [.. JsonDocument.Parse(first).RootElement.GetProperty("rollups").EnumerateArray()];
+        JsonElement spend = await Json.ReadAsync(await root.GetAsync("/v1/spend?since=2026-11-02T00:00:00Z&until=2026-11-02T23:59:59Z&group_by=run,vendor"));
+        foreach (JsonElement group in spend.GetProperty("groups").EnumerateArray())
+        {
+            string run = group.GetProperty("keys")[0].GetString()!;
+            string vendor = group.GetProperty("keys")[1].GetString()!;
+            JsonElement rollup = rollups.Single(r => r.Str("level") == "run" && r.Str("key").EndsWith(":" + run, StringComparison.Ordinal) && r.Str("vendor") == vendor);
+            Assert.Equal(group.GetProperty("cost_usd").GetDecimal(), rollup.GetProperty("cost_usd").GetDecimal());
+            Assert.Equal(group.GetProperty("calls").GetInt32(), rollup.GetProperty("calls").GetInt32());
+        }
+
+        foreach (string level in new[] { "tenant", "agent_type", "feature", "run", "label" })
+        {
+            Assert.Equal(
+                rollups.Where(r => r.Str("level") == "tenant").Sum(r => r.GetProperty("gross_usd").GetDecimal()),
+                rollups.Where(r => r.Str("level") == level).Sum(r => r.GetProperty("gross_usd").GetDecimal()));
+        }
+
+        Assert.Contains(rollups, r => r.Str("level") == "feature" && r.Str("key") == "globex:onboarding-agent:unknown");
+    }
+
+    [Fact]
+    public async Task Rollups_AreRootToRun_TenantScopedToRead_AndValidated()
+    {
+        using HttpClient root = _proxy.Host.Client();
+        using HttpClient acme = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("acme"));
+        await root.PostAsync("/v1/rollups/2026-11-02", null);
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await acme.PostAsync("/v1/rollups/2026-11-02", null)).StatusCode);
+        JsonElement own = await Json.ReadAsync(await acme.GetAsync("/v1/rollups?date=2026-11-02"));
+        Assert.NotEmpty(own.GetProperty("rollups").EnumerateArray());
+        Assert.All(own.GetProperty("rollups").EnumerateArray(), r => Assert.Equal("acme", r.Str("tenant")));
+        Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsync("/v1/rollups/yesterday", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await root.GetAsync("/v1/rollups")).StatusCode);
+    }
+
     private long StripeMoved(string path, string tenant) =>
         Stripe.Ledger.Where(e => e.Path == path && e.Status == 200 && !e.Replayed && Tenant(e) == tenant).Sum(e => e.AmountMinor!.Value) * 10_000;
 

@@ -1,0 +1,90 @@
+using System.Globalization;
+using Keybrake.Domain.Common;
+using Keybrake.Domain.Keys;
+using Keybrake.Domain.Operators;
+
+namespace Keybrake.Domain.Audit;
+
+/// <summary>One rollup row: a tenant-day's spend at one level of the label hierarchy, per vendor.</summary>
+public sealed record Rollup(string Tenant, DateOnly Date, string Level, string Key, string Vendor, long GrossMicros, long RefundsMicros, long FeeMicros, int Calls, int Denied);
+
+public interface IRollupStore
+{
+    /// <summary>Replaces the tenant-day's rollups with these (re-runs give the same rows).</summary>
+    Task ReplaceAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Rollup>> ListAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Daily rollups: a day's audit rows aggregated per tenant at every level (tenant, agent type, feature,
+/// run, label) × vendor. Re-runnable for any date; the rows depend only on the audit rows.
+/// </summary>
+public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys)
+{
+    public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
+
+    public async Task<int> RunAsync(DateOnly date, CancellationToken cancellationToken)
+    {
+        int written = 0;
+        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        {
+            written += await RunAsync(tenant, date, cancellationToken);
+        }
+
+        return written;
+    }
+
+    public async Task<int> RunAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
+    {
+        var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
+            new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue), cancellationToken);
+        var rollups = new List<Rollup>();
+        foreach (string level in Levels)
+        {
+            rollups.AddRange(rows
+                .GroupBy(r => (Key: KeyOf(r, level), r.Vendor))
+                .OrderBy(g => g.Key.Key, StringComparer.Ordinal).ThenBy(g => g.Key.Vendor, StringComparer.Ordinal)
+                .Select(g => new Rollup(tenant, date, level, g.Key.Key, g.Key.Vendor,
+                    g.Sum(r => Math.Max(0, r.CostMicros)),
+                    g.Sum(r => Math.Max(0, -r.CostMicros)),
+                    g.Sum(r => r.FeeMicros ?? 0),
+                    g.Count(r => r.Outcome != AuditOutcome.Denied),
+                    g.Count(r => r.Outcome == AuditOutcome.Denied))));
+        }
+
+        if (rollups.Count > 0)
+        {
+            await store.ReplaceAsync(tenant, date, rollups, cancellationToken);
+        }
+
+        return rollups.Count;
+    }
+
+    public async Task<IReadOnlyList<Rollup>> ListAsync(OperatorPrincipal caller, DateOnly date, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant] : await keys.TenantsAsync(cancellationToken);
+        IReadOnlyList<Rollup>[] lists = await Task.WhenAll(tenants.Select(t => store.ListAsync(t, date, cancellationToken)));
+        return [.. lists.SelectMany(l => l)];
+    }
+
+    public static DateOnly ParseDate(string? value) =>
+        DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out DateOnly date)
+            ? date
+            : throw KeybrakeException.Invalid("date", "must be a UTC date like 2026-11-02.");
+
+    private static string KeyOf(AuditEntry row, string level)
+    {
+        string[] parts = row.Label.Split(':', 4);
+        string Path(int depth) => string.Join(':', Enumerable.Range(0, depth).Select(i => parts.Length > i && parts[i].Length > 0 ? parts[i] : "unknown"));
+        return level switch
+        {
+            "tenant" => row.Tenant,
+            "agent_type" => Path(2),
+            "feature" => Path(3),
+            "run" => Path(4),
+            _ => row.Label,
+        };
+    }
+}
