@@ -9,8 +9,9 @@ cd "$root"
 npm ci --no-audit --no-fund --loglevel=error
 dotnet restore Serverless.sln --verbosity quiet
 
-# Ports apart from the run command's 10000-10002, so tests can run while a dev Azurite is up.
-blob=10100 queue=10101 table=10102
+# Ports apart from the run command's 10000-10002, so tests can run while a dev Azurite is up;
+# KEYBRAKE_TEST_AZURITE_PORT moves them (blob, blob+1, blob+2) so two checkouts can test at once.
+blob=${KEYBRAKE_TEST_AZURITE_PORT:-10100} queue=$((blob + 1)) table=$((blob + 2))
 work=$(mktemp -d)
 azurite_pid=$(scripts/azurite.sh "$blob" "$queue" "$table" "$work/azurite.log")
 trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true' EXIT
