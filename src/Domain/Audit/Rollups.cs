@@ -8,21 +8,71 @@ namespace Keybrake.Domain.Audit;
 /// <summary>One rollup row: a tenant-day's spend at one level of the label hierarchy, per vendor.</summary>
 public sealed record Rollup(string Tenant, DateOnly Date, string Level, string Key, string Vendor, long GrossMicros, long RefundsMicros, long FeeMicros, int Calls, int Denied);
 
+/// <summary>
+/// A closed day's label-level rollups under a label prefix and vendor, as the spend query reads them;
+/// <see cref="EntitiesRead"/> counts what storage returned (rows plus the completion marker).
+/// </summary>
+public sealed record RollupDay(IReadOnlyList<Rollup> LabelRows, int EntitiesRead);
+
 public interface IRollupStore
 {
-    /// <summary>Replaces the tenant-day's rollups with these (re-runs give the same rows).</summary>
+    /// <summary>
+    /// Replaces the tenant-day's rollups with these (re-runs give the same rows) and marks the day complete
+    /// last, so a reader never takes a half-written day for a whole one.
+    /// </summary>
     Task ReplaceAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Rollup>> ListAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
+
+    Task<bool> IsCompleteAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
+
+    /// <summary>The day's label-level rows matching the filters, or null when the day has no complete rollup.</summary>
+    Task<RollupDay?> ReadLabelLevelAsync(string tenant, DateOnly date, string labelPrefix, string? vendor, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// Daily rollups: a day's audit rows aggregated per tenant at every level (tenant, agent type, feature,
 /// run, label) × vendor. Re-runnable for any date; the rows depend only on the audit rows.
 /// </summary>
-public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys)
+public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys, TimeProvider time)
 {
     public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
+
+    /// <summary>How far back the nightly run looks for days that were never rolled up (a stopped app, a new deployment).</summary>
+    public const int CatchUpDays = 35;
+
+    /// <summary>
+    /// The nightly run: re-rolls yesterday for every tenant, and rolls every earlier day of the last
+    /// <see cref="CatchUpDays"/> that has no complete rollup yet. Returns the tenant-days rolled.
+    /// </summary>
+    public async Task<int> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
+    {
+        int rolled = 0;
+        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        {
+            for (int back = 1; back <= CatchUpDays; back++)
+            {
+                DateOnly day = today.AddDays(-back);
+                if (back == 1 || !await store.IsCompleteAsync(tenant, day, cancellationToken))
+                {
+                    await RunAsync(tenant, day, cancellationToken);
+                    rolled++;
+                }
+            }
+        }
+
+        return rolled;
+    }
+
+    /// <summary>After a cost changed at <paramref name="at"/> (a late settlement): re-rolls that day if it is already closed.</summary>
+    public async Task RefreshClosedDayAsync(string tenant, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        DateOnly day = DateOnly.FromDateTime(at.UtcDateTime);
+        if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            await RunAsync(tenant, day, cancellationToken);
+        }
+    }
 
     public async Task<int> RunAsync(DateOnly date, CancellationToken cancellationToken)
     {
@@ -54,11 +104,8 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
                     g.Count(r => r.Outcome == AuditOutcome.Denied))));
         }
 
-        if (rollups.Count > 0)
-        {
-            await store.ReplaceAsync(tenant, date, rollups, cancellationToken);
-        }
-
+        // Written even when empty: the completion marker tells the spend query the day needs no audit read.
+        await store.ReplaceAsync(tenant, date, rollups, cancellationToken);
         return rollups.Count;
     }
 

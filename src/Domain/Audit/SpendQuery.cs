@@ -12,16 +12,29 @@ public sealed record SpendGroup(IReadOnlyList<string> Keys, long GrossMicros, lo
 }
 
 /// <summary>
-/// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor, over the tenant-day
-/// audit partitions of the window (rollups will replace closed days).
+/// A spend report and where it came from: <see cref="RollupPartitions"/> closed tenant-days read from their rollups,
+/// <see cref="AuditPartitions"/> tenant-days read from audit rows, <see cref="EntitiesRead"/> what storage returned.
 /// </summary>
-public sealed class SpendQueryService(IAuditReader reader, IVaultKeyStore keys, TimeProvider time)
+public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPartitions, int AuditPartitions, long EntitiesRead);
+
+/// <summary>
+/// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor. Whole closed days with a
+/// complete rollup are read from their label-level rollup rows (one row per label and vendor); today, partial
+/// days and days not yet rolled up from their audit rows. Both carry the label, so every grouping is exact.
+/// </summary>
+public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups, IVaultKeyStore keys, TimeProvider time)
 {
     public static IReadOnlyList<string> Dimensions { get; } = ["tenant", "agent_type", "feature", "run", "label", "vendor"];
 
-    public async Task<IReadOnlyList<SpendGroup>> QueryAsync(
+    public Task<SpendReport> QueryAsync(
         OperatorPrincipal caller, DateTimeOffset? since, DateTimeOffset? until, string? groupBy, string? labelPrefix, string? vendor,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken) =>
+        QueryAsync(caller, since, until, groupBy, labelPrefix, vendor, useRollups: true, cancellationToken);
+
+    /// <summary>As above; <paramref name="useRollups"/> false reads every day from audit rows (to compare the two).</summary>
+    public async Task<SpendReport> QueryAsync(
+        OperatorPrincipal caller, DateTimeOffset? since, DateTimeOffset? until, string? groupBy, string? labelPrefix, string? vendor,
+        bool useRollups, CancellationToken cancellationToken)
     {
         string[] dimensions = (string.IsNullOrEmpty(groupBy) ? "tenant" : groupBy).Split(',', StringSplitOptions.TrimEntries);
         if (dimensions.Length > 2 || dimensions.Any(d => !Dimensions.Contains(d, StringComparer.Ordinal)) || dimensions.Distinct().Count() != dimensions.Length)
@@ -31,7 +44,8 @@ public sealed class SpendQueryService(IAuditReader reader, IVaultKeyStore keys, 
 
         Label.ValidatePrefix(labelPrefix);
         string prefix = caller.ScopePrefix(labelPrefix);
-        DateTimeOffset to = until ?? time.GetUtcNow();
+        DateTimeOffset now = time.GetUtcNow();
+        DateTimeOffset to = until ?? now;
         DateTimeOffset from = since ?? new DateTimeOffset(to.UtcDateTime.Date, TimeSpan.Zero);
         if (from > to || (to - from).TotalDays > 92)
         {
@@ -39,40 +53,59 @@ public sealed class SpendQueryService(IAuditReader reader, IVaultKeyStore keys, 
         }
 
         IReadOnlyList<string> tenants = await AuditQueryService.TenantsInScopeAsync(caller, prefix, keys, cancellationToken);
-
-        // RowKeys are inverted ticks plus a suffix: "~" after the tick digits sorts above every row of that tick.
-        string newest = AuditQueryService.RowKeyAt(to.AddTicks(1)) + "~";
-        string oldest = AuditQueryService.RowKeyAt(from.AddTicks(-1));
-        var reads = new List<Task<IReadOnlyList<AuditEntry>>>();
+        var days = new List<DateTimeOffset>();
         for (DateTime day = from.UtcDateTime.Date; day <= to.UtcDateTime.Date; day = day.AddDays(1))
         {
-            DateTimeOffset partitionDay = new(day, TimeSpan.Zero);
-            reads.AddRange(tenants.Select(tenant => reader.ReadAsync(
-                new AuditPartitionQuery(tenant, partitionDay, newest, oldest, prefix, vendor, null, int.MaxValue), cancellationToken)));
+            days.Add(new DateTimeOffset(day, TimeSpan.Zero));
         }
 
+        DateTimeOffset today = new(now.UtcDateTime.Date, TimeSpan.Zero);
+        (IReadOnlyList<Row> Rows, bool FromRollup, long Entities)[] parts = await Task.WhenAll(
+            days.SelectMany(day => tenants.Select(tenant => ReadTenantDayAsync(
+                tenant, day, from, to, prefix, vendor, useRollups && day < today && from <= day && to >= day.AddDays(1).AddTicks(-1), cancellationToken))));
+
         var groups = new Dictionary<string, (string[] Keys, long Gross, long Refunds, long Fee, int Calls, int Denied)>(StringComparer.Ordinal);
-        foreach (AuditEntry row in (await Task.WhenAll(reads)).SelectMany(rows => rows))
+        foreach (Row row in parts.SelectMany(p => p.Rows))
         {
             string[] key = dimensions.Select(d => KeyOf(row, d)).ToArray();
             string id = string.Join('\u001f', key);
             (string[] Keys, long Gross, long Refunds, long Fee, int Calls, int Denied) g = groups.GetValueOrDefault(id, (key, 0, 0, 0, 0, 0));
-            bool denied = row.Outcome == AuditOutcome.Denied;
-            groups[id] = (key,
-                g.Gross + Math.Max(0, row.CostMicros),
-                g.Refunds + Math.Max(0, -row.CostMicros),
-                g.Fee + (row.FeeMicros ?? 0),
-                g.Calls + (denied ? 0 : 1),
-                g.Denied + (denied ? 1 : 0));
+            groups[id] = (key, g.Gross + row.Gross, g.Refunds + row.Refunds, g.Fee + row.Fee, g.Calls + row.Calls, g.Denied + row.Denied);
         }
 
-        return groups.Values
+        List<SpendGroup> ordered = groups.Values
             .Select(g => new SpendGroup(g.Keys, g.Gross, g.Refunds, g.Fee, g.Calls, g.Denied))
             .OrderByDescending(g => g.NetMicros).ThenBy(g => string.Join('|', g.Keys), StringComparer.Ordinal)
             .ToList();
+        return new SpendReport(ordered, parts.Count(p => p.FromRollup), parts.Count(p => !p.FromRollup), parts.Sum(p => p.Entities));
     }
 
-    private static string KeyOf(AuditEntry row, string dimension)
+    /// <summary>One tenant-day: its complete rollup when allowed and present, else its audit rows in the window.</summary>
+    private async Task<(IReadOnlyList<Row> Rows, bool FromRollup, long Entities)> ReadTenantDayAsync(
+        string tenant, DateTimeOffset day, DateTimeOffset from, DateTimeOffset to, string prefix, string? vendor, bool closedDay,
+        CancellationToken cancellationToken)
+    {
+        if (closedDay && await rollups.ReadLabelLevelAsync(tenant, DateOnly.FromDateTime(day.UtcDateTime), prefix, vendor, cancellationToken) is { } rolled)
+        {
+            return (rolled.LabelRows.Select(r => new Row(tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied)).ToList(), true, rolled.EntitiesRead);
+        }
+
+        // RowKeys are inverted ticks plus a suffix: "~" after the tick digits sorts above every row of that tick.
+        string newest = AuditQueryService.RowKeyAt(to.AddTicks(1)) + "~";
+        string oldest = AuditQueryService.RowKeyAt(from.AddTicks(-1));
+        IReadOnlyList<AuditEntry> entries = await reader.ReadAsync(
+            new AuditPartitionQuery(tenant, day, newest, oldest, prefix, vendor, null, int.MaxValue), cancellationToken);
+        return (entries.Select(e =>
+        {
+            bool denied = e.Outcome == AuditOutcome.Denied;
+            return new Row(e.Tenant, e.Label, e.Vendor, Math.Max(0, e.CostMicros), Math.Max(0, -e.CostMicros), e.FeeMicros ?? 0, denied ? 0 : 1, denied ? 1 : 0);
+        }).ToList(), false, entries.Count);
+    }
+
+    /// <summary>What an audit row or a label-level rollup row contributes to a group.</summary>
+    private sealed record Row(string Tenant, string Label, string Vendor, long Gross, long Refunds, long Fee, int Calls, int Denied);
+
+    private static string KeyOf(Row row, string dimension)
     {
         string[] parts = row.Label.Split(':', 4);
         string Part(int i) => parts.Length > i && parts[i].Length > 0 ? parts[i] : "unknown";

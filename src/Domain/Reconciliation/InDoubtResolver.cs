@@ -12,7 +12,7 @@ namespace Keybrake.Domain.Reconciliation;
 /// Resolves a call left <c>in_doubt</c> once an operator has checked with the vendor: "not charged"
 /// releases its reservation, "charged" settles it at the given (or estimated) cost.
 /// </summary>
-public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps)
+public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, RollupService rollups)
 {
     public async Task<AuditEntry> ResolveAsync(
         OperatorPrincipal caller, string tenant, string auditId, bool charged, decimal? costUsd, CancellationToken cancellationToken)
@@ -51,6 +51,7 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             CostSource = CostSource.Settled,
         };
         await audit.CompleteAsync(resolved, new Reservation(row.CostMicros, counters, null, null), cost, releaseIdempotencyKey: false, cancellationToken);
+        await rollups.RefreshClosedDayAsync(tenant, row.Timestamp, cancellationToken);
         return resolved;
     }
 }

@@ -116,11 +116,6 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
         AuditEntry settled = row with { CostMicros = costMicros, CostSource = CostSource.Settled };
         await audit.CompleteAsync(settled, reservation, Math.Max(0, costMicros), releaseIdempotencyKey: false, cancellationToken);
 
-        // A cost settled after its day was rolled up updates that day's rollups.
-        DateOnly day = DateOnly.FromDateTime(row.Timestamp.UtcDateTime);
-        if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
-        {
-            await rollups.RunAsync(row.Tenant, day, cancellationToken);
-        }
+        await rollups.RefreshClosedDayAsync(row.Tenant, row.Timestamp, cancellationToken);
     }
 }

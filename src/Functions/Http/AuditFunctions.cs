@@ -17,8 +17,9 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         endpoint.RunAsync(request, async caller =>
         {
             string? groupBy = request.Query["group_by"];
-            IReadOnlyList<SpendGroup> groups = await spend.QueryAsync(
+            SpendReport report = await spend.QueryAsync(
                 caller, QueryTime(request, "since"), QueryTime(request, "until"), groupBy, request.Query["label_prefix"], request.Query["vendor"], cancellationToken);
+            IReadOnlyList<SpendGroup> groups = report.Groups;
             bool csv = request.Query["format"] == "csv" || request.Headers.Accept.Any(a => a?.Contains("text/csv", StringComparison.OrdinalIgnoreCase) == true);
             return csv ? new CsvResult(Csv(string.IsNullOrEmpty(groupBy) ? "tenant" : groupBy, groups)) : new ApiJsonResult(new { groups = groups.Select(g => new
             {
@@ -30,7 +31,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
                 fee_usd = Usd.FromMicros(g.FeeMicros),
                 calls = g.Calls,
                 denied = g.Denied,
-            }) });
+            }), read = new { rollup_partitions = report.RollupPartitions, audit_partitions = report.AuditPartitions, entities = report.EntitiesRead } });
         }, cancellationToken);
 
     /// <summary>The showback spreadsheet: one row per group, money with six decimals.</summary>

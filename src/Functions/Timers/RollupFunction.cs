@@ -4,21 +4,21 @@ using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Functions.Timers;
 
-/// <summary>Shortly after 00:00 UTC: roll up yesterday, and the two days before it in case a run was missed.</summary>
+/// <summary>
+/// Shortly after 00:00 UTC: roll up yesterday, and catch up on any earlier day of the last five weeks that has
+/// no complete rollup (missed runs). Days whose costs settle later are re-rolled by the reconciler.
+/// </summary>
 public sealed partial class RollupFunction(RollupService rollups, TimeProvider time, ILogger<RollupFunction> logger)
 {
     [Function("DailyRollup")]
     public async Task RunAsync([TimerTrigger("0 5 0 * * *")] TimerInfo timer, CancellationToken cancellationToken)
     {
         DateOnly today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        for (int back = 1; back <= 3; back++)
-        {
-            DateOnly day = today.AddDays(-back);
-            int rows = await rollups.RunAsync(day, cancellationToken);
-            LogRolledUp(logger, day, rows);
-        }
+        int tenantDays = await rollups.CatchUpAsync(today, cancellationToken);
+        DateOnly yesterday = today.AddDays(-1);
+        LogRolledUp(logger, yesterday, tenantDays);
     }
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Rolled up {Date}: {Rows} rows")]
-    private static partial void LogRolledUp(ILogger logger, DateOnly date, int rows);
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Rolled up the days up to {Date}: {TenantDays} tenant-days")]
+    private static partial void LogRolledUp(ILogger logger, DateOnly date, int tenantDays);
 }
