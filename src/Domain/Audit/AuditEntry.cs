@@ -67,7 +67,6 @@ public sealed record AuditEntry
     public static string PartitionFor(string tenant, DateTimeOffset at) =>
         tenant + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>A row key that sorts newest first: inverted ticks, then randomness against collisions.</summary>
     /// <summary>When the row with this id was written (its RowKey starts with inverted ticks), or null if it is not an audit id.</summary>
     public static DateTimeOffset? TimeOfId(string id) =>
         id.Length > 19 && long.TryParse(id.AsSpan(0, 19), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long inverted) &&
@@ -75,6 +74,7 @@ public sealed record AuditEntry
             ? new DateTimeOffset(DateTime.MaxValue.Ticks - inverted, TimeSpan.Zero)
             : null;
 
+    /// <summary>A row key that sorts newest first: inverted ticks, then randomness against collisions.</summary>
     public static string NewId(DateTimeOffset at) =>
         (DateTime.MaxValue.Ticks - at.UtcTicks).ToString("D19", System.Globalization.CultureInfo.InvariantCulture) + RandomTokens.Base32(6);
 }

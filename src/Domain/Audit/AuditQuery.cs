@@ -9,8 +9,12 @@ using Keybrake.Domain.Secrets;
 
 namespace Keybrake.Domain.Audit;
 
-/// <summary>Filters of one audit partition read: rows with RowKey in (after, before), newest first.</summary>
-public sealed record AuditPartitionQuery(string Tenant, DateTimeOffset Day, string FromRowKey, string ToRowKey, string LabelPrefix, string? Vendor, string? Outcome, int Limit);
+/// <summary>
+/// Filters of one audit partition read: rows with RowKey in (after, before), newest first. With
+/// <paramref name="SpendColumnsOnly"/> only what spend sums need is read (tenant, label, vendor, outcome, cost, fee).
+/// </summary>
+public sealed record AuditPartitionQuery(
+    string Tenant, DateTimeOffset Day, string FromRowKey, string ToRowKey, string LabelPrefix, string? Vendor, string? Outcome, int Limit, bool SpendColumnsOnly = false);
 
 public interface IAuditReader
 {

@@ -9,10 +9,10 @@ namespace Keybrake.Domain.Audit;
 public sealed record Rollup(string Tenant, DateOnly Date, string Level, string Key, string Vendor, long GrossMicros, long RefundsMicros, long FeeMicros, int Calls, int Denied);
 
 /// <summary>
-/// A closed day's label-level rollups under a label prefix and vendor, as the spend query reads them;
+/// A closed day's rollups at one level, as the spend query reads them;
 /// <see cref="EntitiesRead"/> counts what storage returned (rows plus the completion marker).
 /// </summary>
-public sealed record RollupDay(IReadOnlyList<Rollup> LabelRows, int EntitiesRead);
+public sealed record RollupDay(IReadOnlyList<Rollup> Rows, int EntitiesRead);
 
 public interface IRollupStore
 {
@@ -26,8 +26,8 @@ public interface IRollupStore
 
     Task<bool> IsCompleteAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
 
-    /// <summary>The day's label-level rows matching the filters, or null when the day has no complete rollup.</summary>
-    Task<RollupDay?> ReadLabelLevelAsync(string tenant, DateOnly date, string labelPrefix, string? vendor, CancellationToken cancellationToken);
+    /// <summary>The day's rows at <paramref name="level"/> whose key starts with <paramref name="keyPrefix"/>, or null when the day has no complete rollup.</summary>
+    Task<RollupDay?> ReadLevelAsync(string tenant, DateOnly date, string level, string keyPrefix, string? vendor, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -37,6 +37,10 @@ public interface IRollupStore
 public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys, TimeProvider time)
 {
     public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
+
+    /// <summary>The coarsest level whose rows still tell every one of these spend dimensions apart (any level has the vendor).</summary>
+    public static string CoarsestLevelFor(IEnumerable<string> dimensions) =>
+        Levels[dimensions.Select(d => Math.Max(0, Levels.ToList().IndexOf(d))).Max()];
 
     /// <summary>How far back the nightly run looks for days that were never rolled up (a stopped app, a new deployment).</summary>
     public const int CatchUpDays = 35;
@@ -89,7 +93,7 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
     {
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
-            new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue), cancellationToken);
+            new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
         var rollups = new List<Rollup>();
         foreach (string level in Levels)
         {

@@ -19,8 +19,8 @@ public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPar
 
 /// <summary>
 /// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor. Whole closed days with a
-/// complete rollup are read from their label-level rollup rows (one row per label and vendor); today, partial
-/// days and days not yet rolled up from their audit rows. Both carry the label, so every grouping is exact.
+/// complete rollup are read from their rollup rows at the level the grouping needs; today, partial days and
+/// days not yet rolled up from their audit rows. Both carry the label path, so every grouping is exact.
 /// </summary>
 public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups, IVaultKeyStore keys, TimeProvider time)
 {
@@ -62,7 +62,7 @@ public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups,
         DateTimeOffset today = new(now.UtcDateTime.Date, TimeSpan.Zero);
         (IReadOnlyList<Row> Rows, bool FromRollup, long Entities)[] parts = await Task.WhenAll(
             days.SelectMany(day => tenants.Select(tenant => ReadTenantDayAsync(
-                tenant, day, from, to, prefix, vendor, useRollups && day < today && from <= day && to >= day.AddDays(1).AddTicks(-1), cancellationToken))));
+                tenant, day, from, to, prefix, vendor, dimensions, useRollups && day < today && from <= day && to >= day.AddDays(1).AddTicks(-1), cancellationToken))));
 
         var groups = new Dictionary<string, (string[] Keys, long Gross, long Refunds, long Fee, int Calls, int Denied)>(StringComparer.Ordinal);
         foreach (Row row in parts.SelectMany(p => p.Rows))
@@ -80,21 +80,28 @@ public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups,
         return new SpendReport(ordered, parts.Count(p => p.FromRollup), parts.Count(p => !p.FromRollup), parts.Sum(p => p.Entities));
     }
 
-    /// <summary>One tenant-day: its complete rollup when allowed and present, else its audit rows in the window.</summary>
+    /// <summary>
+    /// One tenant-day: its complete rollup when allowed and present, else its audit rows in the window. A prefix
+    /// covering the whole tenant (<c>ac</c>, <c>acme</c>, <c>acme:</c>) reads the whole partition, so the rollup can
+    /// be read at the coarsest level the grouping needs (a few rows a day) rather than per label.
+    /// </summary>
     private async Task<(IReadOnlyList<Row> Rows, bool FromRollup, long Entities)> ReadTenantDayAsync(
-        string tenant, DateTimeOffset day, DateTimeOffset from, DateTimeOffset to, string prefix, string? vendor, bool closedDay,
+        string tenant, DateTimeOffset day, DateTimeOffset from, DateTimeOffset to, string prefix, string? vendor, string[] dimensions, bool closedDay,
         CancellationToken cancellationToken)
     {
-        if (closedDay && await rollups.ReadLabelLevelAsync(tenant, DateOnly.FromDateTime(day.UtcDateTime), prefix, vendor, cancellationToken) is { } rolled)
+        bool wholeTenant = tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenant + ":";
+        string keyPrefix = wholeTenant ? string.Empty : prefix;
+        string level = wholeTenant ? RollupService.CoarsestLevelFor(dimensions) : "label";
+        if (closedDay && await rollups.ReadLevelAsync(tenant, DateOnly.FromDateTime(day.UtcDateTime), level, keyPrefix, vendor, cancellationToken) is { } rolled)
         {
-            return (rolled.LabelRows.Select(r => new Row(tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied)).ToList(), true, rolled.EntitiesRead);
+            return (rolled.Rows.Select(r => new Row(tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied)).ToList(), true, rolled.EntitiesRead);
         }
 
         // RowKeys are inverted ticks plus a suffix: "~" after the tick digits sorts above every row of that tick.
         string newest = AuditQueryService.RowKeyAt(to.AddTicks(1)) + "~";
         string oldest = AuditQueryService.RowKeyAt(from.AddTicks(-1));
         IReadOnlyList<AuditEntry> entries = await reader.ReadAsync(
-            new AuditPartitionQuery(tenant, day, newest, oldest, prefix, vendor, null, int.MaxValue), cancellationToken);
+            new AuditPartitionQuery(tenant, day, newest, oldest, keyPrefix, vendor, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
         return (entries.Select(e =>
         {
             bool denied = e.Outcome == AuditOutcome.Denied;
@@ -102,7 +109,10 @@ public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups,
         }).ToList(), false, entries.Count);
     }
 
-    /// <summary>What an audit row or a label-level rollup row contributes to a group.</summary>
+    /// <summary>
+    /// What an audit row or a rollup row contributes to a group. <see cref="Label"/> is the label, or a rollup
+    /// level's label path (<c>acme:billing-agent:unknown</c>), which splits into the same parts.
+    /// </summary>
     private sealed record Row(string Tenant, string Label, string Vendor, long Gross, long Refunds, long Fee, int Calls, int Denied);
 
     private static string KeyOf(Row row, string dimension)

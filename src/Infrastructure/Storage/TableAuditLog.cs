@@ -120,6 +120,8 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         return rows;
     }
 
+    private static readonly string[] SpendColumns = ["Ts", "Tenant", "Label", "Vendor", "Outcome", "CostMicros", "FeeMicros"];
+
     public async Task<IReadOnlyList<AuditEntry>> ReadAsync(AuditPartitionQuery query, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
@@ -144,7 +146,8 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
         var rows = new List<AuditEntry>();
         await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
-                           string.Join(" and ", clauses.Select(c => "(" + c + ")")), maxPerPage: Math.Min(query.Limit, 1000), cancellationToken: cancellationToken))
+                           string.Join(" and ", clauses.Select(c => "(" + c + ")")), maxPerPage: Math.Min(query.Limit, 1000),
+                           select: query.SpendColumnsOnly ? SpendColumns : null, cancellationToken: cancellationToken))
         {
             rows.Add(AuditEntities.FromEntity(entity));
             if (rows.Count >= query.Limit)

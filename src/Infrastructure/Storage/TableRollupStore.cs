@@ -12,7 +12,6 @@ namespace Keybrake.Infrastructure.Storage;
 public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
 {
     private const string CompleteRowKey = "~complete";
-    private const string LabelLevel = "label|";
 
     public async Task ReplaceAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
     {
@@ -60,10 +59,10 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         return marker.HasValue;
     }
 
-    public async Task<RollupDay?> ReadLabelLevelAsync(string tenant, DateOnly date, string labelPrefix, string? vendor, CancellationToken cancellationToken)
+    public async Task<RollupDay?> ReadLevelAsync(string tenant, DateOnly date, string level, string keyPrefix, string? vendor, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
-        string from = LabelLevel + labelPrefix;
+        string from = level + "|" + keyPrefix;
         string rows = TableClient.CreateQueryFilter($"RowKey ge {from} and RowKey lt {TableFilters.UpperBound(from)}");
         if (vendor is not null)
         {
@@ -73,7 +72,7 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         // One query for the rows and the marker; results come in RowKey order, so the marker arrives last.
         string filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition(tenant, date)}")
                         + " and ((" + rows + ") or " + TableClient.CreateQueryFilter($"RowKey eq {CompleteRowKey}") + ")";
-        var labelRows = new List<Rollup>();
+        var levelRows = new List<Rollup>();
         bool complete = false;
         int read = 0;
         await foreach (TableEntity e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
@@ -85,11 +84,11 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
             }
             else
             {
-                labelRows.Add(ToRollup(tenant, date, e));
+                levelRows.Add(ToRollup(tenant, date, e));
             }
         }
 
-        return complete ? new RollupDay(labelRows, read) : null;
+        return complete ? new RollupDay(levelRows, read) : null;
     }
 
     private static Rollup ToRollup(string tenant, DateOnly date, TableEntity e) =>
