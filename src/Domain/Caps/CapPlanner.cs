@@ -22,10 +22,10 @@ public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan
         new(DayPartition(key.Tenant, at), "~cap|key|" + key.Id, key.DailyCapMicros, "the daily cap of this key");
 
     public static CapCounter DailyBudgetCounter(Budget budget, DateTimeOffset at) =>
-        new(DayPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|d", budget.DailyMicros ?? 0, $"the daily budget of '{budget.Prefix}'");
+        new(DayPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|d", budget.DailyMicros ?? 0, $"the daily budget of '{budget.Prefix}'", budget);
 
     public static CapCounter MonthlyBudgetCounter(Budget budget, DateTimeOffset at) =>
-        new(MonthPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|m", budget.MonthlyMicros ?? 0, $"the monthly budget of '{budget.Prefix}'");
+        new(MonthPartition(budget.Scope, at), "~cap|budget|" + budget.Prefix + "|m", budget.MonthlyMicros ?? 0, $"the monthly budget of '{budget.Prefix}'", budget, Monthly: true);
 
     public async Task<IReadOnlyList<CapCounter>> CountersAsync(VaultKey key, DateTimeOffset at, CancellationToken cancellationToken)
     {

@@ -4,8 +4,9 @@ namespace Keybrake.Domain.Caps;
 /// One spend counter a call reserves against: a key's daily cap or a budget's daily or monthly
 /// amount. Counters live in table partitions so that most of them share the audit row's partition
 /// (tenant and day) and can be written in the same entity-group transaction as the audit intent.
+/// A budget's counters carry the budget, so crossing one of its alert thresholds can be told without a read.
 /// </summary>
-public sealed record CapCounter(string Partition, string Row, long LimitMicros, string Description);
+public sealed record CapCounter(string Partition, string Row, long LimitMicros, string Description, Budget? Budget = null, bool Monthly = false);
 
 /// <summary>The loop breaker's window for one key, method, path and body.</summary>
 public sealed record LoopGuard(string Partition, string Row, int MaxCalls, TimeSpan Window);
@@ -31,5 +32,6 @@ public enum BeginStatus
 
 public sealed record BeginResult(BeginStatus Status, CapCounter? Exceeded = null, long UsedMicros = 0)
 {
-    public static BeginResult Ok { get; } = new(BeginStatus.Reserved);
+    /// <summary>When reserved: each counter with the value this reservation wrote.</summary>
+    public IReadOnlyList<(CapCounter Counter, long Used)> Reserved { get; init; } = [];
 }

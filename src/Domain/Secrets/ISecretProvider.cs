@@ -9,6 +9,9 @@ public static class SecretNames
     public const string TwilioAuthToken = "twilio-auth-token";
     public const string ResendApiKey = "resend-api-key";
 
+    /// <summary>Signs alert webhooks (HMAC-SHA256); receivers verify with the same value.</summary>
+    public const string AlertsWebhookSecret = "alerts-webhook-secret";
+
     /// <summary>A tenant's own vendor account: <c>{name}--{tenant}</c> wins over <c>{name}</c>.</summary>
     public static string ForTenant(string name, string tenant) => name + "--" + tenant;
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using Keybrake.Domain.Alerts;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Pricing;
 using Keybrake.Domain.Proxy;
@@ -54,7 +53,6 @@ public static class ProxyServiceCollectionExtensions
         services.TryAddSingleton<IVendorLookup, VendorLookup>();
         services.TryAddSingleton<Reconciler>();
         services.TryAddSingleton<InDoubtResolver>();
-        services.TryAddSingleton<IAlertStore, TableAlertStore>();
 
         foreach (string vendor in new[] { "stripe", "twilio", "resend" })
         {

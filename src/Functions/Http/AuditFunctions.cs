@@ -18,7 +18,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         {
             string? groupBy = request.Query["group_by"];
             SpendReport report = await spend.QueryAsync(
-                caller, QueryTime(request, "since"), QueryTime(request, "until"), groupBy, request.Query["label_prefix"], request.Query["vendor"], cancellationToken);
+                caller, QueryValues.Time(request, "since"), QueryValues.Time(request, "until"), groupBy, request.Query["label_prefix"], request.Query["vendor"], cancellationToken);
             IReadOnlyList<SpendGroup> groups = report.Groups;
             bool csv = request.Query["format"] == "csv" || request.Headers.Accept.Any(a => a?.Contains("text/csv", StringComparison.OrdinalIgnoreCase) == true);
             return csv ? new CsvResult(Csv(string.IsNullOrEmpty(groupBy) ? "tenant" : groupBy, groups)) : new ApiJsonResult(new { groups = groups.Select(g => new
@@ -80,8 +80,8 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         {
             AuditPage page = await audit.QueryAsync(
                 caller,
-                QueryTime(request, "since"),
-                QueryTime(request, "until"),
+                QueryValues.Time(request, "since"),
+                QueryValues.Time(request, "until"),
                 request.Query["label_prefix"],
                 request.Query["vendor"],
                 request.Query["outcome"],
@@ -139,17 +139,4 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         latency_ms = e.LatencyMs,
         upstream_ms = e.UpstreamMs,
     };
-
-    private static DateTimeOffset? QueryTime(HttpRequest request, string name)
-    {
-        string? value = request.Query[name];
-        if (string.IsNullOrEmpty(value))
-        {
-            return null;
-        }
-
-        return DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed)
-            ? parsed.ToUniversalTime()
-            : throw KeybrakeException.Invalid(name, "must be an ISO-8601 time, e.g. 2026-11-02T00:00:00Z.");
-    }
 }

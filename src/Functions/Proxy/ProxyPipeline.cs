@@ -29,6 +29,7 @@ public sealed partial class ProxyPipeline(
     IAuditLog audit,
     CapPlanner caps,
     IAlertStore alerts,
+    BudgetAlerts budgetAlerts,
     IOptions<ProxyOptions> proxyOptions,
     IHttpClientFactory httpClients,
     IOptionsMonitor<VendorEndpointOptions> endpoints,
@@ -121,6 +122,9 @@ public sealed partial class ProxyPipeline(
             case BeginStatus.Replay:
                 reservation = Reservation.None;
                 intent = intent with { Reason = "idempotent_replay", CostMicros = 0 };
+                break;
+            default:
+                await AlertOnThresholdsAsync(begun, reservation.AmountMicros, now, cancellationToken);
                 break;
         }
 
@@ -388,6 +392,20 @@ public sealed partial class ProxyPipeline(
         catch (Exception e) when (IsStorageFailure(e, cancellationToken))
         {
             // The loop is refused either way; a lost alert record is logged, not fatal.
+            LogAuditWriteFailed(logger, "alert", e.GetType().Name);
+        }
+    }
+
+    /// <summary>Budget thresholds this reservation crossed fire now, not at the next timer sweep.</summary>
+    private async Task AlertOnThresholdsAsync(BeginResult begun, long amount, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await budgetAlerts.OnReservedAsync(begun.Reserved, amount, now, cancellationToken);
+        }
+        catch (Exception e) when (IsStorageFailure(e, cancellationToken))
+        {
+            // The reservation stands and the call goes on; the timer's sweep records the alert later.
             LogAuditWriteFailed(logger, "alert", e.GetType().Name);
         }
     }

@@ -1,34 +1,27 @@
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Keybrake.Domain.Alerts;
 
 namespace Keybrake.Infrastructure.Storage;
 
-/// <summary>Alerts in table <c>{prefix}alerts</c>: PartitionKey = tenant, RowKey = the alert's idempotent id.</summary>
+/// <summary>
+/// Alerts in table <c>{prefix}alerts</c>: PartitionKey = tenant ("*" for cross-tenant budgets), RowKey = the
+/// alert's idempotent id. The delivery queue (outbox) is partition <see cref="Queue"/> of the same table, one row
+/// per undelivered alert with all its fields (RowKey <c>{tenant}|{id}</c>), so the due ones are one partition read.
+/// </summary>
 public sealed class TableAlertStore(KeybrakeTables tables) : IAlertStore
 {
+    // Tenants are [a-z0-9-], so '~' can never name one.
+    private const string Queue = "~queue";
+
     public async Task<bool> RecordAsync(Alert alert, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Alerts, cancellationToken);
-        try
-        {
-            await table.AddEntityAsync(
-                new TableEntity(alert.Tenant, alert.Id)
-                {
-                    ["Kind"] = alert.Kind,
-                    ["Subject"] = alert.Subject,
-                    ["Message"] = alert.Message,
-                    ["FiredAt"] = alert.FiredAt,
-                    ["DeliveryState"] = alert.DeliveryState,
-                },
-                cancellationToken);
-            return true;
-        }
-        catch (RequestFailedException e) when (e.Status == 409)
-        {
-            // Fired already (another call or instance): the first record stands.
-            return false;
-        }
+        await AddIfAbsentAsync(table, ToEntity(Queue, alert.Tenant + "|" + alert.Id, alert), cancellationToken);
+
+        // Fired already (another call or instance) when the record exists: the first record stands.
+        return await AddIfAbsentAsync(table, ToEntity(alert.Tenant, alert.Id, alert), cancellationToken);
     }
 
     public async Task<IReadOnlyList<Alert>> ListAsync(string tenant, DateTimeOffset since, CancellationToken cancellationToken)
@@ -38,10 +31,122 @@ public sealed class TableAlertStore(KeybrakeTables tables) : IAlertStore
         await foreach (TableEntity e in table.QueryAsync<TableEntity>(
                            TableClient.CreateQueryFilter($"PartitionKey eq {tenant} and FiredAt ge {since}"), cancellationToken: cancellationToken))
         {
-            alerts.Add(new Alert(e.RowKey, e.PartitionKey, e.GetString("Kind"), e.GetString("Subject"), e.GetString("Message"),
-                e.GetDateTimeOffset("FiredAt") ?? DateTimeOffset.MinValue, e.GetString("DeliveryState") ?? Alert.Pending));
+            alerts.Add(FromEntity(e));
         }
 
         return alerts;
     }
+
+    public async Task<IReadOnlyList<Alert>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Alerts, cancellationToken);
+        var due = new List<Alert>();
+        await foreach (TableEntity e in table.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"PartitionKey eq {Queue} and NextAttemptAt le {now}"), cancellationToken: cancellationToken))
+        {
+            due.Add(FromEntity(e));
+            if (due.Count >= max)
+            {
+                break;
+            }
+        }
+
+        return due;
+    }
+
+    public async Task<Alert?> ClaimAsync(Alert due, string body, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Alerts, cancellationToken);
+        string queued = due.Tenant + "|" + due.Id;
+        NullableResponse<TableEntity> record = await table.GetEntityIfExistsAsync<TableEntity>(due.Tenant, due.Id, cancellationToken: cancellationToken);
+        if (record.HasValue && record.Value!.GetString("DeliveryState") == Alert.Delivered)
+        {
+            await table.DeleteEntityAsync(Queue, queued, ETag.All, cancellationToken);
+            return null;
+        }
+
+        if (!record.HasValue)
+        {
+            // The recorder stopped between queueing and recording: record it now, from the queued copy.
+            await AddIfAbsentAsync(table, ToEntity(due.Tenant, due.Id, due), cancellationToken);
+        }
+
+        Alert claimed = due with { Body = body, NextAttemptAt = leaseUntil };
+        try
+        {
+            Response response = await table.UpdateEntityAsync(ToEntity(Queue, queued, claimed), new ETag(due.Version!), TableUpdateMode.Replace, cancellationToken);
+            return claimed with { Version = response.Headers.ETag?.ToString() };
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            return null;
+        }
+    }
+
+    public async Task SaveAttemptAsync(Alert attempt, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Alerts, cancellationToken);
+        await table.UpsertEntityAsync(ToEntity(attempt.Tenant, attempt.Id, attempt), TableUpdateMode.Replace, cancellationToken);
+        string queued = attempt.Tenant + "|" + attempt.Id;
+        if (attempt.DeliveryState == Alert.Delivered)
+        {
+            await table.DeleteEntityAsync(Queue, queued, ETag.All, cancellationToken);
+        }
+        else
+        {
+            await table.UpdateEntityAsync(ToEntity(Queue, queued, attempt), new ETag(attempt.Version!), TableUpdateMode.Replace, cancellationToken);
+        }
+    }
+
+    private static async Task<bool> AddIfAbsentAsync(TableClient table, TableEntity entity, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await table.AddEntityAsync(entity, cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            return false;
+        }
+    }
+
+    private static TableEntity ToEntity(string partition, string row, Alert alert) => new(partition, row)
+    {
+        ["Id"] = alert.Id,
+        ["Tenant"] = alert.Tenant,
+        ["Kind"] = alert.Kind,
+        ["Subject"] = alert.Subject,
+        ["Message"] = alert.Message,
+        ["FiredAt"] = alert.FiredAt,
+        ["DeliveryState"] = alert.DeliveryState,
+        ["Details"] = JsonSerializer.Serialize(alert.Details),
+        ["Attempts"] = alert.Attempts,
+
+        // Undelivered alerts are due at once: the queue's filter needs a value to compare.
+        ["NextAttemptAt"] = alert.NextAttemptAt ?? alert.FiredAt,
+        ["DeliveredAt"] = alert.DeliveredAt,
+        ["LastError"] = alert.LastError,
+        ["Body"] = alert.Body,
+    };
+
+    private static Alert FromEntity(TableEntity e) => new(
+        e.GetString("Id") ?? e.RowKey,
+        e.GetString("Tenant") ?? e.PartitionKey,
+        e.GetString("Kind"),
+        e.GetString("Subject"),
+        e.GetString("Message"),
+        e.GetDateTimeOffset("FiredAt") ?? DateTimeOffset.MinValue,
+        e.GetString("DeliveryState") ?? Alert.Pending)
+    {
+        Details = e.GetString("Details") is string details
+            ? JsonSerializer.Deserialize<Dictionary<string, object?>>(details) ?? []
+            : new Dictionary<string, object?>(),
+        Attempts = e.GetInt32("Attempts") ?? 0,
+        NextAttemptAt = e.GetString("DeliveryState") == Alert.Delivered ? null : e.GetDateTimeOffset("NextAttemptAt"),
+        DeliveredAt = e.GetDateTimeOffset("DeliveredAt"),
+        LastError = e.GetString("LastError"),
+        Body = e.GetString("Body"),
+        Version = e.ETag.ToString(),
+    };
 }

@@ -35,6 +35,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each
         // atomically on its own; they are given back if a later partition refuses.
         var reservedElsewhere = new List<IGrouping<string, CapCounter>>();
+        var reservedValues = new List<(CapCounter Counter, long Used)>();
         foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != primary).GroupBy(c => c.Partition).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             BeginResult result = await ReservePartitionAsync(table, group.Key, [.. group], reservation.AmountMicros, null, null, null, cancellationToken);
@@ -45,6 +46,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             }
 
             reservedElsewhere.Add(group);
+            reservedValues.AddRange(result.Reserved);
         }
 
         BeginResult primaryResult;
@@ -61,7 +63,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
         if (primaryResult.Status == BeginStatus.Reserved)
         {
-            return primaryResult;
+            return primaryResult with { Reserved = [.. reservedValues, .. primaryResult.Reserved] };
         }
 
         await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
@@ -270,7 +272,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             {
                 Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                 Remember(actions, response.Value, states.Select(s => (s.Counter.Row, s.Used + amount)), loop is null ? null : (loop.Row, loopTimes!));
-                return BeginResult.Ok;
+                return new BeginResult(BeginStatus.Reserved) { Reserved = [.. states.Select(s => (s.Counter, s.Used + amount))] };
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count)
             {
