@@ -64,6 +64,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<OperatorEndpoint>();
 
         services.AddKeybrakeProxy(configuration);
+        services.AddKeybrakeExport(configuration);
         return services;
     }
 
