@@ -211,6 +211,11 @@ public abstract class FakeVendor : IAsyncDisposable
             context.Response.ContentType = response.ContentType;
         }
 
+        if (response.Status == StatusCodes.Status204NoContent)
+        {
+            return;
+        }
+
         var bytes = Encoding.UTF8.GetBytes(response.Body);
         context.Response.ContentLength = bytes.Length;
         try

@@ -100,6 +100,16 @@ public sealed class FakeVendors : IAsyncDisposable
         };
     }
 
+    /// <summary>Sets every fake's <see cref="FakeVendorOptions.Clock"/> (e.g. to a test host's fake clock).</summary>
+    public void UseClock(TimeProvider clock)
+    {
+        Stripe.Options.Clock = clock;
+        Twilio.Options.Clock = clock;
+        Resend.Options.Clock = clock;
+        Lago.Options.Clock = clock;
+        OpenMeter.Options.Clock = clock;
+    }
+
     /// <summary>Clears every ledger.</summary>
     public void Reset()
     {

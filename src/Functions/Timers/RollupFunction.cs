@@ -1,11 +1,15 @@
 using Keybrake.Domain.Audit;
+using Keybrake.Domain.Export;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Functions.Timers;
 
-/// <summary>Shortly after 00:00 UTC: roll up yesterday, and the two days before it in case a run was missed.</summary>
-public sealed partial class RollupFunction(RollupService rollups, TimeProvider time, ILogger<RollupFunction> logger)
+/// <summary>
+/// Shortly after 00:00 UTC: roll up yesterday, and the two days before it in case a run was missed or a
+/// late settlement changed them, then export each day's net spend (or its change) to the billing meter.
+/// </summary>
+public sealed partial class RollupFunction(RollupService rollups, ExportService exports, TimeProvider time, ILogger<RollupFunction> logger)
 {
     [Function("DailyRollup")]
     public async Task RunAsync([TimerTrigger("0 5 0 * * *")] TimerInfo timer, CancellationToken cancellationToken)
@@ -16,6 +20,8 @@ public sealed partial class RollupFunction(RollupService rollups, TimeProvider t
             DateOnly day = today.AddDays(-back);
             int rows = await rollups.RunAsync(day, cancellationToken);
             LogRolledUp(logger, day, rows);
+            ExportReport export = await exports.RunAsync(day, cancellationToken);
+            ExportFunction.LogReport(logger, day, exports.Target, export);
         }
     }
 
