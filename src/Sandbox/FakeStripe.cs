@@ -592,6 +592,13 @@ public sealed class FakeStripe : FakeVendor
             }
         }
 
+        if (!long.TryParse(payload["value"], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+        {
+            // Stripe takes whole numbers only (negative ones correct earlier usage).
+            return Error(400, "invalid_request_error", $"Invalid integer: {payload["value"]}",
+                code: "parameter_invalid_integer", param: "payload[value]");
+        }
+
         var now = request.ReceivedAt.ToUnixTimeSeconds();
         var timestamp = now;
         if (request.Param("timestamp") is { } timestampText)

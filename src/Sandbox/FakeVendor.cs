@@ -32,7 +32,7 @@ public abstract class FakeVendor : IAsyncDisposable
         _options = options;
     }
 
-    /// <summary>"stripe", "twilio" or "resend".</summary>
+    /// <summary>"stripe", "twilio", "resend", "lago" or "openmeter".</summary>
     public abstract string Vendor { get; }
 
     /// <summary>Where the fake listens, with a trailing slash, e.g. http://127.0.0.1:54321/.</summary>
@@ -136,13 +136,12 @@ public abstract class FakeVendor : IAsyncDisposable
 
     private async Task ProcessAsync(HttpContext context)
     {
-        var request = await ReadRequestAsync(context);
+        var request = await ReadRequestAsync(context, _options.Clock.GetUtcNow());
         var delay = _options.ResponseDelay;
-        var failWith = _options.FailWithStatus;
         var closeWithoutResponse = _options.CloseConnectionWithoutResponse;
 
         var response = Authenticate(request);
-        if (response is null && failWith is int status)
+        if (response is null && _options.TakeInjectedFailure() is int status)
         {
             response = InjectedFailure(status);
         }
@@ -207,7 +206,16 @@ public abstract class FakeVendor : IAsyncDisposable
             context.Response.Headers.Append(name, value);
         }
 
-        context.Response.ContentType = response.ContentType;
+        if (response.ContentType.Length > 0)
+        {
+            context.Response.ContentType = response.ContentType;
+        }
+
+        if (response.Status == StatusCodes.Status204NoContent)
+        {
+            return;
+        }
+
         var bytes = Encoding.UTF8.GetBytes(response.Body);
         context.Response.ContentLength = bytes.Length;
         try
@@ -220,9 +228,8 @@ public abstract class FakeVendor : IAsyncDisposable
         }
     }
 
-    private static async Task<FakeRequest> ReadRequestAsync(HttpContext context)
+    private static async Task<FakeRequest> ReadRequestAsync(HttpContext context, DateTimeOffset receivedAt)
     {
-        var receivedAt = DateTimeOffset.UtcNow;
         var http = context.Request;
         string body;
         using (var reader = new StreamReader(http.Body, Encoding.UTF8))

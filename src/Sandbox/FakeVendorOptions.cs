@@ -10,6 +10,9 @@ public abstract class FakeVendorOptions
     private TimeSpan _responseDelay;
     private int? _failWithStatus;
     private bool _closeConnectionWithoutResponse;
+    private int _failuresLeft;
+    private int _failuresStatus = 500;
+    private TimeProvider _clock = TimeProvider.System;
 
     /// <summary>
     /// TCP port to listen on (127.0.0.1). 0, the default, picks a free port. Read once at start.
@@ -59,6 +62,60 @@ public abstract class FakeVendorOptions
     {
         get { lock (_gate) { return _closeConnectionWithoutResponse; } }
         set { lock (_gate) { _closeConnectionWithoutResponse = value; } }
+    }
+
+    /// <summary>
+    /// The fake's notion of "now" (received-at times, created timestamps, Stripe's meter-event timestamp
+    /// window). Tests whose Keybrake host runs on a fake clock point this at the same clock.
+    /// </summary>
+    public TimeProvider Clock
+    {
+        get { lock (_gate) { return _clock; } }
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            lock (_gate) { _clock = value; }
+        }
+    }
+
+    /// <summary>
+    /// Answers the next <paramref name="count"/> authenticated requests with <paramref name="status"/> in
+    /// the vendor's error shape, without processing them; then the fake recovers by itself.
+    /// <see cref="FailWithStatus"/>, when set, wins.
+    /// </summary>
+    public void FailNextRequests(int count, int status = 500)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (status is < 100 or > 599)
+        {
+            throw new ArgumentOutOfRangeException(nameof(status), status, "Not an HTTP status code.");
+        }
+
+        lock (_gate)
+        {
+            _failuresLeft = count;
+            _failuresStatus = status;
+        }
+    }
+
+    /// <summary>The status to fail this request with, consuming one of <see cref="FailNextRequests"/>, or null.</summary>
+    internal int? TakeInjectedFailure()
+    {
+        lock (_gate)
+        {
+            if (_failWithStatus is int always)
+            {
+                return always;
+            }
+
+            if (_failuresLeft == 0)
+            {
+                return null;
+            }
+
+            _failuresLeft--;
+            return _failuresStatus;
+        }
     }
 
     /// <summary>Guards the mutable settings of derived option classes.</summary>

@@ -10,7 +10,7 @@ public sealed record LedgerEntry
     /// <summary>Monotonic sequence number within one fake (1, 2, 3, ...).</summary>
     public long Sequence { get; init; }
 
-    /// <summary>"stripe", "twilio" or "resend".</summary>
+    /// <summary>"stripe", "twilio", "resend", "lago" or "openmeter".</summary>
     public required string Vendor { get; init; }
 
     public required string Method { get; init; }

@@ -21,7 +21,15 @@ public sealed class FakeVendorsTests
         Assert.StartsWith("re_", vendors.Resend.ApiKey, StringComparison.Ordinal);
         Assert.Equal("127.0.0.1", vendors.Stripe.BaseUrl.Host);
         Assert.EndsWith("/", vendors.Stripe.BaseUrl.ToString(), StringComparison.Ordinal);
-        Assert.Equal(3, vendors.All.Select(v => v.BaseUrl.Port).Distinct().Count());
+        Assert.Equal(5, vendors.All.Select(v => v.BaseUrl.Port).Distinct().Count());
+
+        var lago = vendors.ExportConfiguration("lago");
+        Assert.Equal("lago", lago["Export:Target"]);
+        Assert.Equal(vendors.Lago.BaseUrl.ToString().TrimEnd('/'), lago["Export:BaseUrl"]);
+        Assert.Equal(vendors.Lago.ApiKey, lago["Secrets:lago-api-key"]);
+        Assert.Equal(vendors.Stripe.SecretKey, vendors.ExportConfiguration("stripe_meters")["Secrets:stripe-meter-key"]);
+        Assert.Equal(vendors.OpenMeter.BaseUrl.ToString().TrimEnd('/'), vendors.ExportConfiguration("openmeter")["Export:BaseUrl"]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => vendors.ExportConfiguration("none"));
 
         using var http = new HttpClient();
         using var response = await http.GetAsync(new Uri(vendors.Resend.BaseUrl, "emails/x"));

@@ -242,7 +242,23 @@ public sealed class StripeSdkTests : IAsyncLifetime
             Payload = new Dictionary<string, string> { ["stripe_customer_id"] = "cus_1", ["value"] = "1234" },
         }));
         Assert.Equal(HttpStatusCode.BadRequest, duplicate.HttpStatusCode);
+        Assert.Equal("resource_already_exists", duplicate.StripeError.Code);
         Assert.Single(_fake.MeterEvents);
+
+        var credit = await _client.V1.Billing.MeterEvents.CreateAsync(new Stripe.Billing.MeterEventCreateOptions
+        {
+            EventName = "keybrake_spend",
+            Identifier = "tenant-a-2025-01-01-adj-1",
+            Payload = new Dictionary<string, string> { ["stripe_customer_id"] = "cus_1", ["value"] = "-200" },
+        });
+        Assert.Equal("-200", credit.Payload["value"]);
+        var fractional = await Assert.ThrowsAsync<StripeException>(() => _client.V1.Billing.MeterEvents.CreateAsync(new Stripe.Billing.MeterEventCreateOptions
+        {
+            EventName = "keybrake_spend",
+            Payload = new Dictionary<string, string> { ["stripe_customer_id"] = "cus_1", ["value"] = "12.5" },
+        }));
+        Assert.Equal("parameter_invalid_integer", fractional.StripeError.Code);
+        Assert.Equal(2, _fake.MeterEvents.Count);
     }
 
     [Fact]

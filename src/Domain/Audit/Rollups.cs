@@ -47,11 +47,11 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
 
     /// <summary>
     /// The nightly run: re-rolls yesterday for every tenant, and rolls every earlier day of the last
-    /// <see cref="CatchUpDays"/> that has no complete rollup yet. Returns the tenant-days rolled.
+    /// <see cref="CatchUpDays"/> that has no complete rollup yet. Returns the days rolled for any tenant.
     /// </summary>
-    public async Task<int> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DateOnly>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
     {
-        int rolled = 0;
+        var rolled = new SortedSet<DateOnly>();
         foreach (string tenant in await keys.TenantsAsync(cancellationToken))
         {
             for (int back = 1; back <= CatchUpDays; back++)
@@ -60,22 +60,12 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
                 if (back == 1 || !await store.IsCompleteAsync(tenant, day, cancellationToken))
                 {
                     await RunAsync(tenant, day, cancellationToken);
-                    rolled++;
+                    rolled.Add(day);
                 }
             }
         }
 
-        return rolled;
-    }
-
-    /// <summary>After a cost changed at <paramref name="at"/> (a late settlement): re-rolls that day if it is already closed.</summary>
-    public async Task RefreshClosedDayAsync(string tenant, DateTimeOffset at, CancellationToken cancellationToken)
-    {
-        DateOnly day = DateOnly.FromDateTime(at.UtcDateTime);
-        if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
-        {
-            await RunAsync(tenant, day, cancellationToken);
-        }
+        return [.. rolled];
     }
 
     public async Task<int> RunAsync(DateOnly date, CancellationToken cancellationToken)

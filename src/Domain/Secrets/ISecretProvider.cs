@@ -12,6 +12,11 @@ public static class SecretNames
     /// <summary>Signs alert webhooks (HMAC-SHA256); receivers verify with the same value.</summary>
     public const string AlertsWebhookSecret = "alerts-webhook-secret";
 
+    /// <summary>The chargeback export's meter keys: Keybrake's own billing accounts, never a tenant's.</summary>
+    public const string StripeMeterKey = "stripe-meter-key";
+    public const string LagoApiKey = "lago-api-key";
+    public const string OpenMeterApiKey = "openmeter-api-key";
+
     /// <summary>A tenant's own vendor account: <c>{name}--{tenant}</c> wins over <c>{name}</c>.</summary>
     public static string ForTenant(string name, string tenant) => name + "--" + tenant;
 }

@@ -65,6 +65,7 @@ public static class KeybrakeServiceCollectionExtensions
 
         services.AddKeybrakeProxy(configuration);
         services.AddKeybrakeAlerts(configuration);
+        services.AddKeybrakeExport(configuration);
         return services;
     }
 

@@ -1,13 +1,14 @@
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Common;
+using Keybrake.Domain.Export;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
 
 namespace Keybrake.Functions.Http;
 
-/// <summary>Daily rollups: list them, or (root) roll up any date again.</summary>
-public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService rollups)
+/// <summary>Daily rollups: list them, or (root) roll up any date again, and export a closed day's change to the meter.</summary>
+public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService rollups, ExportService exports)
 {
     [Function("RunRollup")]
     public Task<IActionResult> RunAsync(
@@ -19,7 +20,13 @@ public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService ro
             caller.EnsureRoot();
             DateOnly day = RollupService.ParseDate(date);
             int rows = await rollups.RunAsync(day, cancellationToken);
-            return new ApiJsonResult(new { date = day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), rows });
+            ExportReport export = await exports.RunAsync(day, cancellationToken);
+            return new ApiJsonResult(new
+            {
+                date = day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+                rows,
+                export = ExportsFunctions.ReportView(export, exports.Target),
+            });
         }, cancellationToken);
 
     [Function("ListRollups")]

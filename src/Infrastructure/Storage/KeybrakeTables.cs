@@ -17,6 +17,7 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Tenants = "tenants";
     public const string Alerts = "alerts";
     public const string Rollups = "rollups";
+    public const string Exports = "exports";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

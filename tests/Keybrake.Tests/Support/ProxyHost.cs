@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Azure.Data.Tables;
 using Keybrake.Sandbox;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Keybrake.Tests.Support;
 
@@ -19,7 +20,8 @@ public sealed class ProxyHost : IAsyncDisposable
 
     public Uri ProxyBase(string vendor) => new(Host.BaseAddress, $"/proxy/{vendor}/");
 
-    public static async Task<ProxyHost> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, FakeVendors? vendors = null)
+    public static async Task<ProxyHost> StartAsync(
+        IReadOnlyDictionary<string, string?>? settings = null, FakeVendors? vendors = null, Action<IServiceCollection>? configureServices = null)
     {
         vendors ??= await FakeVendors.StartAsync();
         var values = new Dictionary<string, string?>(vendors.ProxyConfiguration());
@@ -28,7 +30,7 @@ public sealed class ProxyHost : IAsyncDisposable
             values[key] = value;
         }
 
-        return new ProxyHost(vendors, await KeybrakeHost.StartAsync(values));
+        return new ProxyHost(vendors, await KeybrakeHost.StartAsync(values, configureServices: configureServices));
     }
 
     /// <summary>Every audit row of this host (not the counters that share its partitions), newest first within a partition.</summary>

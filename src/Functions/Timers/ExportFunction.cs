@@ -1,0 +1,29 @@
+using Keybrake.Domain.Export;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Extensions.Logging;
+
+namespace Keybrake.Functions.Timers;
+
+/// <summary>Every ten minutes: send the export outbox's due rows (first sends cut short, and retries after backoff).</summary>
+public sealed partial class ExportFunction(ExportService exports, ILogger<ExportFunction> logger)
+{
+    [Function("ExportOutbox")]
+    public async Task RunAsync([TimerTrigger("0 */10 * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    {
+        ExportReport report = await exports.SendDueAsync(cancellationToken);
+        if (report.Sent + report.Retrying + report.Rejected > 0)
+        {
+            LogSent(logger, exports.Target, report.Sent, report.Retrying, report.Rejected);
+        }
+    }
+
+    internal static void LogReport(ILogger logger, DateOnly day, string target, ExportReport report) =>
+        LogExported(logger, day, target, report.State, report.Recorded, report.Skipped, report.Unmapped, report.Sent, report.Retrying, report.Rejected);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information,
+        Message = "Export of {Date} to {Target}: {State}; {Recorded} recorded, {Skipped} skipped (sub-cent), {Unmapped} tenants without a billing customer, {Sent} sent, {Retrying} to retry, {Rejected} rejected")]
+    private static partial void LogExported(ILogger logger, DateOnly date, string target, string state, int recorded, int skipped, int unmapped, int sent, int retrying, int rejected);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Export outbox to {Target}: {Sent} sent, {Retrying} to retry, {Rejected} rejected")]
+    private static partial void LogSent(ILogger logger, string target, int sent, int retrying, int rejected);
+}
