@@ -197,8 +197,14 @@ internal static class Report
     private static string PerRound(MacroResults results, int concurrency, Func<Segment, Segment, double> ratio, string scenario)
     {
         double[] ratios = [.. results.Segments.Where(s => s.Scenario == scenario && s.Concurrency == concurrency)
-            .Select(mine => ratio(mine, results.Segments.Single(f => f.Scenario == "yarp" && f.Concurrency == concurrency && f.Round == mine.Round)))
+            .Select(mine => results.Segments.SingleOrDefault(f => f.Scenario == "yarp" && f.Concurrency == concurrency && f.Round == mine.Round) is Segment floor ? ratio(mine, floor) : double.NaN)
+            .Where(r => !double.IsNaN(r))
             .Order()];
+        if (ratios.Length == 0)
+        {
+            return "–";
+        }
+
         double median = ratios.Length % 2 == 1 ? ratios[ratios.Length / 2] : (ratios[(ratios.Length / 2) - 1] + ratios[ratios.Length / 2]) / 2;
         return ratios.Length > 1
             ? string.Create(Inv, $"**{median:0.00}** ({ratios[0]:0.00}–{ratios[^1]:0.00})")
