@@ -317,11 +317,19 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             return;
         }
 
+        if (counters.Count == 0)
+        {
+            // Only unconditional writes (the outcome replaces the call's own row, the idempotency marker is deleted):
+            // no ETag to race for, so nothing to gain from queueing behind this partition's reservations.
+            await SubmitAdjustmentAsync(table, partition, counters, delta, extra, cancellationToken);
+            return;
+        }
+
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await AdjustLockedAsync(table, partition, counters, delta, extra, cancellationToken);
+            await SubmitAdjustmentAsync(table, partition, counters, delta, extra, cancellationToken);
         }
         finally
         {
@@ -329,7 +337,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         }
     }
 
-    private async Task AdjustLockedAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
+    private async Task SubmitAdjustmentAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {

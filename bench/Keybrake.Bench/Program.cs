@@ -1,0 +1,25 @@
+using System.Diagnostics;
+using Keybrake.Bench;
+using Keybrake.Bench.Micro;
+
+// The benchmark command; scripts/bench.sh builds it, starts Azurite and passes --storage and --commit.
+//   (default)   the four scenarios, counts and contention, then the micro-benchmarks; writes docs/benchmarks.md
+//   --quick     tiny counts (a smoke test of the harness), written to a temporary file unless --out is given
+//   --micro     only the micro-benchmarks;  --no-micro  only the macro run;  --rounds N  A/B rounds
+BenchSettings settings = BenchSettings.Parse(args);
+
+if (settings.Macro)
+{
+    MacroResults results = await MacroBenchmark.RunAsync(settings);
+    Report.Write(settings.OutPath, "macro", Report.Macro(settings, results));
+    Console.WriteLine($"Macro benchmark written to {settings.OutPath} ({results.Took.TotalMinutes:0.0} min).");
+}
+
+if (settings.Micro)
+{
+    long began = Stopwatch.GetTimestamp();
+    string artifacts = Path.Combine(Path.GetTempPath(), "keybrake-bench-artifacts");
+    IReadOnlyList<MicroResult> micro = MicroBenchmark.Run(settings.Quick, artifacts);
+    Report.Write(settings.OutPath, "micro", Report.Micro(settings, micro, Stopwatch.GetElapsedTime(began)));
+    Console.WriteLine($"Micro-benchmarks written to {settings.OutPath}.");
+}
