@@ -99,10 +99,12 @@ internal sealed class MemoryAuditLog : IAuditLog
                 primary.Loops[loop.Row] = recent;
             }
 
+            var reserved = new List<(CapCounter Counter, long Used)>();
             foreach (CapCounter counter in counters)
             {
                 Dictionary<string, long> values = PartitionOf(counter.Partition).Counters;
                 values[counter.Row] = values.GetValueOrDefault(counter.Row) + amount;
+                reserved.Add((counter, values[counter.Row]));
             }
 
             if (reservation.IdempotencyRow is not null)
@@ -111,7 +113,7 @@ internal sealed class MemoryAuditLog : IAuditLog
             }
 
             primary.Rows[intent.Id] = intent;
-            return Task.FromResult(BeginResult.Ok);
+            return Task.FromResult(new BeginResult(BeginStatus.Reserved) { Reserved = reserved });
         }
         finally
         {
@@ -224,6 +226,12 @@ internal sealed class MemoryAlertStore : IAlertStore
 
     public Task<IReadOnlyList<Alert>> ListAsync(string tenant, DateTimeOffset since, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<Alert>>([.. _alerts.Values.Where(a => a.Tenant == tenant && a.FiredAt >= since)]);
+
+    public Task<IReadOnlyList<Alert>> DueAsync(DateTimeOffset now, int max, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+
+    public Task<Alert?> ClaimAsync(Alert due, string body, DateTimeOffset leaseUntil, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+
+    public Task SaveAttemptAsync(Alert attempt, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
 }
 
 internal sealed class MemoryCapPolicyStore : ICapPolicyStore
