@@ -4,7 +4,7 @@ using Microsoft.Azure.Functions.Worker;
 
 namespace Keybrake.Functions.Http;
 
-/// <summary>The one unauthenticated route: a liveness probe that reveals nothing.</summary>
+/// <summary>An unauthenticated route: a liveness probe that reveals nothing.</summary>
 public sealed class HealthFunction
 {
     [Function("Health")]
