@@ -55,20 +55,8 @@ public sealed class FakeLago : FakeVendor
         }
     }
 
-    public static async Task<FakeLago> StartAsync(FakeLagoOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var fake = new FakeLago(options ?? new FakeLagoOptions());
-        try
-        {
-            await fake.StartCoreAsync(cancellationToken);
-            return fake;
-        }
-        catch
-        {
-            await fake.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<FakeLago> StartAsync(FakeLagoOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new FakeLago(options ?? new FakeLagoOptions()), cancellationToken);
 
     private protected override VendorResponse? Authenticate(FakeRequest request)
     {

@@ -63,20 +63,8 @@ public sealed class FakeOpenMeter : FakeVendor
         }
     }
 
-    public static async Task<FakeOpenMeter> StartAsync(FakeOpenMeterOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var fake = new FakeOpenMeter(options ?? new FakeOpenMeterOptions());
-        try
-        {
-            await fake.StartCoreAsync(cancellationToken);
-            return fake;
-        }
-        catch
-        {
-            await fake.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<FakeOpenMeter> StartAsync(FakeOpenMeterOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new FakeOpenMeter(options ?? new FakeOpenMeterOptions()), cancellationToken);
 
     private protected override VendorResponse? Authenticate(FakeRequest request)
     {

@@ -64,20 +64,8 @@ public sealed class FakeResend : FakeVendor
         }
     }
 
-    public static async Task<FakeResend> StartAsync(FakeResendOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var fake = new FakeResend(options ?? new FakeResendOptions());
-        try
-        {
-            await fake.StartCoreAsync(cancellationToken);
-            return fake;
-        }
-        catch
-        {
-            await fake.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<FakeResend> StartAsync(FakeResendOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new FakeResend(options ?? new FakeResendOptions()), cancellationToken);
 
     private protected override VendorResponse? Authenticate(FakeRequest request)
     {

@@ -56,20 +56,8 @@ public sealed class FakeStripe : FakeVendor
         }
     }
 
-    public static async Task<FakeStripe> StartAsync(FakeStripeOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var fake = new FakeStripe(options ?? new FakeStripeOptions());
-        try
-        {
-            await fake.StartCoreAsync(cancellationToken);
-            return fake;
-        }
-        catch
-        {
-            await fake.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<FakeStripe> StartAsync(FakeStripeOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new FakeStripe(options ?? new FakeStripeOptions()), cancellationToken);
 
     /// <summary>Masks a key the way Stripe does in its errors: prefix, asterisks, last four.</summary>
     public static string MaskKey(string key)

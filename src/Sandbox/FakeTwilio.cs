@@ -73,20 +73,8 @@ public sealed class FakeTwilio : FakeVendor
         }
     }
 
-    public static async Task<FakeTwilio> StartAsync(FakeTwilioOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var fake = new FakeTwilio(options ?? new FakeTwilioOptions());
-        try
-        {
-            await fake.StartCoreAsync(cancellationToken);
-            return fake;
-        }
-        catch
-        {
-            await fake.DisposeAsync();
-            throw;
-        }
-    }
+    public static Task<FakeTwilio> StartAsync(FakeTwilioOptions? options = null, CancellationToken cancellationToken = default) =>
+        StartAsync(new FakeTwilio(options ?? new FakeTwilioOptions()), cancellationToken);
 
     /// <summary>
     /// Settles every unsettled message: status delivered, price = segments × PricePerSegmentUsd.

@@ -111,6 +111,22 @@ public abstract class FakeVendor : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts a constructed fake on loopback; a fake that fails to start is disposed, not leaked.</summary>
+    private protected static async Task<T> StartAsync<T>(T fake, CancellationToken cancellationToken)
+        where T : FakeVendor
+    {
+        try
+        {
+            await fake.StartCoreAsync(cancellationToken);
+            return fake;
+        }
+        catch
+        {
+            await fake.DisposeAsync();
+            throw;
+        }
+    }
+
     private protected async Task StartCoreAsync(CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
