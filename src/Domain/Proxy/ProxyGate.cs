@@ -13,6 +13,9 @@ public sealed record AuthorizedCall(VaultKey Key, VendorDefinition Vendor, strin
 /// </summary>
 public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
 {
+    // Parsed once per cached key record (the cache hands out the same instance until it reloads), not per call.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<VaultKey, EndpointPattern[]> _patterns = [];
+
     public async Task<AuthorizedCall> AuthorizeAsync(
         VendorDefinition vendor, string method, string rawPath, string? authorization, CancellationToken cancellationToken)
     {
@@ -52,7 +55,8 @@ public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
 
         string operation = vendor.Operation(method, segments);
         IReadOnlyList<string> matchable = vendor.MatchSegments(segments);
-        bool allowed = key.AllowedEndpoints.Any(pattern => EndpointPattern.Parse(pattern).Matches(method, matchable));
+        EndpointPattern[] patterns = _patterns.GetValue(key, k => [.. k.AllowedEndpoints.Select(p => EndpointPattern.Parse(p))]);
+        bool allowed = patterns.Any(pattern => pattern.Matches(method, matchable));
         if (!allowed)
         {
             throw new ProxyDeniedException(403, "endpoint_not_allowed",
