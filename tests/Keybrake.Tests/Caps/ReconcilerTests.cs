@@ -132,6 +132,26 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OperatorResolution_OfAnEarlierDay_UpdatesThatDaysRollup()
+    {
+        JsonElement key = await _proxy.Host.IssueKeyAsync("acme:billing-agent:checkout:run-4", "stripe", cap: 50m, endpoints: ["POST /v1/payment_intents"], ttl: "2d");
+        string auditId = await TimeOutAChargeAsync(key, 900);
+        using HttpClient root = _proxy.Host.Client();
+        _proxy.Host.Time.Advance(TimeSpan.FromDays(1));
+        await root.PostAsync("/v1/rollups/2026-11-02", null);
+        Assert.Equal(9m, await RolledUpCostAsync(root));
+
+        HttpResponseMessage resolved = await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = true, cost_usd = 7.25 });
+
+        Assert.Equal(HttpStatusCode.OK, resolved.StatusCode);
+        Assert.Equal(7.25m, await RolledUpCostAsync(root));
+    }
+
+    private static async Task<decimal> RolledUpCostAsync(HttpClient root) =>
+        (await Json.ReadAsync(await root.GetAsync("/v1/rollups?date=2026-11-02"))).GetProperty("rollups").EnumerateArray()
+            .Single(r => r.Str("level") == "tenant").GetProperty("cost_usd").GetDecimal();
+
+    [Fact]
     public async Task Resolve_IsScopedToTheTenantAndValidated()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-4", "stripe", "POST /v1/payment_intents");
