@@ -68,6 +68,16 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
         return [.. rolled];
     }
 
+    /// <summary>After a cost changed at <paramref name="at"/> (a late settlement): re-rolls that day if it is already closed.</summary>
+    public async Task RefreshClosedDayAsync(string tenant, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        DateOnly day = DateOnly.FromDateTime(at.UtcDateTime);
+        if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            await RunAsync(tenant, day, cancellationToken);
+        }
+    }
+
     public async Task<int> RunAsync(DateOnly date, CancellationToken cancellationToken)
     {
         int written = 0;
