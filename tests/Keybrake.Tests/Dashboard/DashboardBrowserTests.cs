@@ -85,6 +85,8 @@ public sealed class DashboardBrowserTests(DashboardFixture f) : IClassFixture<Da
             await page.Locator($"#{view}-view").ScreenshotAsync(new() { Path = Screenshot($"{view}.png") });
         }
 
+        await page.EvaluateAsync("() => window.scrollTo(0, 0)"); // the view screenshots above scrolled down
+        await page.ScreenshotAsync(new() { Path = Screenshot("overview.png") });
         await page.ScreenshotAsync(new() { Path = Screenshot("dashboard.png"), FullPage = true });
         Assert.Empty(errors); // a CSP violation or a script error would show here
         Assert.Null(await page.EvaluateAsync<string?>("localStorage.getItem('keybrake.operatorToken')"));
