@@ -14,7 +14,8 @@ if [ ! -f "$settings" ]; then
   echo "Created $settings with a new root operator token."
 fi
 
-[ -x node_modules/.bin/azurite ] || npm ci --no-audit --no-fund --loglevel=error
+# Azurite, and esbuild + Chart.js for the dashboard bundle the build makes.
+{ [ -x node_modules/.bin/azurite ] && [ -x node_modules/.bin/esbuild ] && [ -d node_modules/chart.js ]; } || npm ci --no-audit --no-fund --loglevel=error
 mkdir -p .azurite
 azurite_pid=$(scripts/azurite.sh 10000 10001 10002 .azurite/azurite.log)
 trap 'kill "$azurite_pid" 2>/dev/null || true' EXIT
