@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Keybrake.Domain.Alerts;
 using Keybrake.Domain.Secrets;
+using Keybrake.Infrastructure.Secrets;
 using Microsoft.Extensions.Options;
 
 namespace Keybrake.Infrastructure.Http;
@@ -32,7 +33,16 @@ public sealed class WebhookAlertSender(IHttpClientFactory httpClients, IOptions<
 
     public async Task<string?> SendAsync(Alert alert, string body, CancellationToken cancellationToken)
     {
-        string? secret = await secrets.GetAsync(SecretNames.AlertsWebhookSecret, null, cancellationToken);
+        string? secret;
+        try
+        {
+            secret = await secrets.GetAsync(SecretNames.AlertsWebhookSecret, null, cancellationToken);
+        }
+        catch (SecretUnavailableException)
+        {
+            return $"not sent: the '{SecretNames.AlertsWebhookSecret}' secret could not be read";
+        }
+
         if (string.IsNullOrEmpty(secret))
         {
             return $"not sent: the '{SecretNames.AlertsWebhookSecret}' secret that signs webhooks is not set";
