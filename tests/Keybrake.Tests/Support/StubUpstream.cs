@@ -1,11 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Tests.Support;
 
@@ -16,10 +11,12 @@ namespace Keybrake.Tests.Support;
 /// </summary>
 public sealed class StubUpstream : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication _app = null!;
     private readonly ConcurrentQueue<(string Method, string Path, IReadOnlyDictionary<string, string> Headers)> _received = new();
 
-    private StubUpstream(WebApplication app) => _app = app;
+    private StubUpstream()
+    {
+    }
 
     public Uri BaseUrl { get; private set; } = null!;
 
@@ -30,13 +27,8 @@ public sealed class StubUpstream : IAsyncDisposable
 
     public static async Task<StubUpstream> StartAsync(int status, string body, params (string Name, string Value)[] headers)
     {
-        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        WebApplication app = builder.Build();
-        var stub = new StubUpstream(app);
-        app.Run(async context =>
+        var stub = new StubUpstream();
+        (stub._app, stub.BaseUrl) = await LoopbackApp.StartAsync(async context =>
         {
             stub._received.Enqueue((
                 context.Request.Method,
@@ -52,9 +44,6 @@ public sealed class StubUpstream : IAsyncDisposable
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(body);
         });
-        await app.StartAsync();
-        string address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        stub.BaseUrl = new Uri(address);
         return stub;
     }
 
