@@ -8,12 +8,25 @@ namespace Keybrake.Infrastructure.Storage;
 
 /// <summary>
 /// Vault keys in table <c>{prefix}keys</c>: PartitionKey = tenant, RowKey = the key id's random part,
-/// so the proxy finds a key with one point read and a tenant's keys are one partition.
+/// so the proxy finds a key with one point read and a tenant's keys are one partition. Every tenant with
+/// keys also has a row <see cref="RegisteredRow"/> in <c>{prefix}tenants</c>, so listing tenants reads one
+/// row per tenant rather than every key ever issued (a key per agent run adds up).
 /// </summary>
 public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
 {
+    private const string RegisteredRow = "keys";
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _registered = new(StringComparer.Ordinal);
+
     public async Task CreateAsync(VaultKey key, CancellationToken cancellationToken)
     {
+        // Registered before the key is written, so no key exists for a tenant the timers and root queries cannot see.
+        if (!_registered.ContainsKey(key.Tenant))
+        {
+            TableClient tenants = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
+            await tenants.UpsertEntityAsync(new TableEntity(key.Tenant, RegisteredRow), TableUpdateMode.Merge, cancellationToken);
+            _registered[key.Tenant] = true;
+        }
+
         TableClient table = await tables.GetAsync(KeybrakeTables.Keys, cancellationToken);
         await table.AddEntityAsync(ToEntity(key), cancellationToken);
     }
@@ -76,9 +89,10 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
 
     public async Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken)
     {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Keys, cancellationToken);
+        TableClient table = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
         var tenants = new SortedSet<string>(StringComparer.Ordinal);
-        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(select: ["PartitionKey"], cancellationToken: cancellationToken))
+        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"RowKey eq {RegisteredRow}"), select: ["PartitionKey"], cancellationToken: cancellationToken))
         {
             tenants.Add(entity.PartitionKey);
         }

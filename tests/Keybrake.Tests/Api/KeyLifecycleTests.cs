@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Keybrake.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Keybrake.Tests.Api;
 
@@ -12,6 +13,22 @@ public sealed class KeyLifecycleTests : IAsyncLifetime
     public async Task InitializeAsync() => _host = await KeybrakeHost.StartAsync();
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task TenantsWithKeys_AreListedFromOneRegistryRowEach_NotFromEveryKey()
+    {
+        for (int run = 0; run < 5; run++)
+        {
+            await _host.IssueKeyAsync($"acme:billing-agent:checkout:run-{run}");
+        }
+
+        await _host.IssueKeyAsync("globex:notify-agent:sms:run-1");
+
+        IReadOnlyList<string> tenants = await _host.Services.GetRequiredService<Keybrake.Domain.Keys.IVaultKeyStore>().TenantsAsync(CancellationToken.None);
+        Assert.Equal(["acme", "globex"], tenants);
+        List<Azure.Data.Tables.TableEntity> registry = await TestStorage.AllEntitiesAsync(_host.TablePrefix + "tenants");
+        Assert.Equal([("acme", "keys"), ("globex", "keys")], registry.Select(e => (e.PartitionKey, e.RowKey)).Order());
+    }
 
     [Fact]
     public async Task IssueKey_ReturnsSecretOnceAndTheSeedFields()
