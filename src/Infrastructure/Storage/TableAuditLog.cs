@@ -300,7 +300,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     /// <summary>
     /// After losing an ETag race, wait a random few milliseconds (growing with the attempt, at most 50) so
-    /// the instances that collided do not collide again in lockstep. This spaces retries; it decides nothing.
+    /// the instances that collided do not collide again in lockstep. This spaces retries; it decides nothing:
+    /// the ETag-checked write decides who reserved. Wall-clock on purpose, not the injected TimeProvider: it is
+    /// a pause between two storage requests, and a test clock that only moves when told would stall it.
     /// </summary>
     private static Task ConflictBackoffAsync(int attempt, CancellationToken cancellationToken) =>
         Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
