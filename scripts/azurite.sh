@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Starts Azurite on loopback in the background and waits until its table endpoint answers.
 # Usage: scripts/azurite.sh <blob-port> <queue-port> <table-port> <log-file>; prints the PID.
+# In memory unless AZURITE_LOCATION names a folder to keep the data in (scripts/run.sh does, by default).
 set -euo pipefail
 blob_port=$1 queue_port=$2 table_port=$3 log=$4
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -n "${AZURITE_LOCATION:-}" ]; then
+  mkdir -p "$AZURITE_LOCATION"
+  persistence=(--location "$AZURITE_LOCATION")
+else
+  persistence=(--inMemoryPersistence)
+fi
 
 "$root/node_modules/.bin/azurite" \
   --blobHost 127.0.0.1 --blobPort "$blob_port" \
   --queueHost 127.0.0.1 --queuePort "$queue_port" \
   --tableHost 127.0.0.1 --tablePort "$table_port" \
-  --inMemoryPersistence --skipApiVersionCheck --disableTelemetry --loose \
+  "${persistence[@]}" --skipApiVersionCheck --disableTelemetry --loose \
   >"$log" 2>&1 &
 pid=$!
 

@@ -9,6 +9,16 @@ cd "$root"
 npm ci --no-audit --no-fund --loglevel=error
 dotnet restore Serverless.sln --verbosity quiet
 
+# The real Azure Functions host (built from source; Core Tools cannot be installed here) runs the black-box
+# suite (tests/Keybrake.Tests/Hosts). It lives in the planning repository's shared/ beside this checkout; its
+# build is cached per machine under ${XDG_CACHE_HOME:-~/.cache}/functions-host (about a minute the first time).
+functions_host="$root/../shared/functions-host"
+if [ -f "$functions_host/build.sh" ]; then
+  bash "$functions_host/build.sh" >/dev/null
+else
+  echo "warning: $functions_host is missing: the real-host tests will fail." >&2
+fi
+
 # Ports apart from the run command's 10000-10002, so tests can run while a dev Azurite is up;
 # KEYBRAKE_TEST_AZURITE_PORT moves them (blob, blob+1, blob+2) so two checkouts can test at once.
 blob=${KEYBRAKE_TEST_AZURITE_PORT:-10100} queue=$((blob + 1)) table=$((blob + 2))

@@ -185,6 +185,9 @@ internal sealed class Targets : IAsyncDisposable
             ["Tables:Prefix"] = TablePrefix,
             ["Secrets:keybrake-root-token"] = RootToken,
 
+            // Timer runs would add storage traffic the figures do not account for.
+            ["DevHost:RunTimers"] = "false",
+
             // Both hosts log like production does by default for a successful call: nothing per request.
             ["Logging:LogLevel:Default"] = "Warning",
         };

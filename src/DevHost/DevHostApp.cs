@@ -11,6 +11,8 @@ public static class DevHostApp
 {
     public static IReadOnlyList<HttpFunction> Functions { get; } = FunctionRoutes.Discover(typeof(KeysFunctions).Assembly);
 
+    public static IReadOnlyList<TimerFunction> Timers { get; } = TimerFunction.Discover(typeof(KeysFunctions).Assembly);
+
     public static WebApplication Build(
         string[] args,
         string? localSettingsPath,
@@ -33,7 +35,16 @@ public static class DevHostApp
         builder.Configuration.AddCommandLine(args);
 
         builder.Services.AddKeybrake(builder.Configuration);
+        builder.Services.AddHostedService<TimerScheduler>();
         configureServices?.Invoke(builder.Services);
+        if (builder.Configuration.GetValue(TimerScheduler.RunTimersSetting, true))
+        {
+            // A schedule setting that is missing or wrong stops the start, as it stops the Functions host's indexing.
+            foreach (TimerFunction timer in Timers)
+            {
+                timer.ResolveSchedule(builder.Configuration);
+            }
+        }
 
         WebApplication app = builder.Build();
         FunctionRoutes.Map(app, Functions);

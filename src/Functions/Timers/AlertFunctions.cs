@@ -8,14 +8,14 @@ namespace Keybrake.Functions.Timers;
 public sealed partial class AlertFunctions(BudgetAlerts budgetAlerts, AlertDelivery delivery, ILogger<AlertFunctions> logger)
 {
     [Function("BudgetAlerts")]
-    public async Task CheckBudgetsAsync([TimerTrigger("30 */5 * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    public async Task CheckBudgetsAsync([TimerTrigger("%Timers:BudgetAlerts%")] TimerInfo timer, CancellationToken cancellationToken)
     {
         int fired = await budgetAlerts.CheckAllAsync(cancellationToken);
         LogFired(logger, fired);
     }
 
     [Function("DeliverAlerts")]
-    public async Task DeliverAsync([TimerTrigger("15 * * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    public async Task DeliverAsync([TimerTrigger("%Timers:DeliverAlerts%")] TimerInfo timer, CancellationToken cancellationToken)
     {
         DeliveryReport report = await delivery.DeliverDueAsync(cancellationToken);
         LogDelivered(logger, report.Delivered, report.Failed, report.Skipped);

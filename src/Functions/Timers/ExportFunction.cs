@@ -8,7 +8,7 @@ namespace Keybrake.Functions.Timers;
 public sealed partial class ExportFunction(ExportService exports, ILogger<ExportFunction> logger)
 {
     [Function("ExportOutbox")]
-    public async Task RunAsync([TimerTrigger("0 */10 * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    public async Task RunAsync([TimerTrigger("%Timers:ExportOutbox%")] TimerInfo timer, CancellationToken cancellationToken)
     {
         ExportReport report = await exports.SendDueAsync(cancellationToken);
         if (report.Sent + report.Retrying + report.Rejected > 0)

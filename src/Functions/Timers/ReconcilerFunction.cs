@@ -8,7 +8,7 @@ namespace Keybrake.Functions.Timers;
 public sealed partial class ReconcilerFunction(Reconciler reconciler, ILogger<ReconcilerFunction> logger)
 {
     [Function("Reconciler")]
-    public async Task RunAsync([TimerTrigger("0 */5 * * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    public async Task RunAsync([TimerTrigger("%Timers:Reconciler%")] TimerInfo timer, CancellationToken cancellationToken)
     {
         ReconcileReport report = await reconciler.RunAsync(cancellationToken);
         LogReport(logger, report.Settled, report.StillEstimated, report.InDoubtFlagged, report.Failed);

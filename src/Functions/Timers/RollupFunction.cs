@@ -13,7 +13,7 @@ namespace Keybrake.Functions.Timers;
 public sealed partial class RollupFunction(RollupService rollups, ExportService exports, TimeProvider time, ILogger<RollupFunction> logger)
 {
     [Function("DailyRollup")]
-    public async Task RunAsync([TimerTrigger("0 5 0 * * *")] TimerInfo timer, CancellationToken cancellationToken)
+    public async Task RunAsync([TimerTrigger("%Timers:DailyRollup%")] TimerInfo timer, CancellationToken cancellationToken)
     {
         DateOnly today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
         IReadOnlyList<DateOnly> rolled = await rollups.CatchUpAsync(today, cancellationToken);

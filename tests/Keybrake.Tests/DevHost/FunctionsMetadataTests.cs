@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Keybrake.DevHost;
+using Microsoft.Extensions.Configuration;
 
 namespace Keybrake.Tests.DevHost;
 
@@ -24,6 +25,29 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void DevelopmentHostTimers_EqualTheBuildsFunctionsMetadata_AndEachScheduleIsASettingWithADefault()
+    {
+        List<string> declared = ReadMetadata().Where(f => f.Type == "timerTrigger").Select(f => $"{f.Name} {f.Schedule}").Order().ToList();
+        List<string> scheduled = DevHostApp.Timers.Select(t => $"{t.Name} {t.Schedule}").Order().ToList();
+
+        Assert.NotEmpty(declared);
+        Assert.Equal(declared, scheduled);
+
+        // Operators change a schedule with the app setting Timers__{Function}; the sample settings (and so a fresh
+        // local.settings.json) carry today's schedules, which the Functions host needs to index the function at all.
+        using JsonDocument sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "local.settings.sample.json")));
+        var defaults = new ConfigurationBuilder()
+            .AddInMemoryCollection(sample.RootElement.GetProperty("Values").EnumerateObject()
+                .Select(p => KeyValuePair.Create(p.Name.Replace("__", ":", StringComparison.Ordinal), p.Value.GetString())))
+            .Build();
+        Assert.All(DevHostApp.Timers, timer =>
+        {
+            Assert.Equal($"%Timers:{timer.Name}%", timer.Schedule);
+            Assert.NotNull(timer.ResolveSchedule(defaults));
+        });
+    }
+
+    [Fact]
     public void EveryHttpFunction_IsAnonymousAtTheFunctionsLayer()
     {
         // The app authenticates every request itself (DESIGN §3); a function key would break the seed's clients.
@@ -40,7 +64,7 @@ public sealed class FunctionsMetadataTests
     private static string Describe(string name, string? route, IEnumerable<string>? methods, string? authLevel) =>
         $"{name} {route} [{string.Join(",", methods is null ? ["*"] : methods.Order())}] {authLevel}";
 
-    private sealed record DeclaredFunction(string Name, string Type, string? Route, List<string>? Methods, string? AuthLevel);
+    private sealed record DeclaredFunction(string Name, string Type, string? Route, List<string>? Methods, string? AuthLevel, string? Schedule);
 
     private static List<DeclaredFunction> ReadMetadata()
     {
@@ -62,7 +86,8 @@ public sealed class FunctionsMetadataTests
                 trigger.TryGetProperty("methods", out JsonElement methods) && methods.ValueKind == JsonValueKind.Array
                     ? methods.EnumerateArray().Select(m => m.GetString()!).ToList()
                     : null,
-                trigger.TryGetProperty("authLevel", out JsonElement auth) ? auth.GetString() : null));
+                trigger.TryGetProperty("authLevel", out JsonElement auth) ? auth.GetString() : null,
+                trigger.TryGetProperty("schedule", out JsonElement schedule) ? schedule.GetString() : null));
         }
 
         return functions;

@@ -39,6 +39,7 @@ public sealed class HostProcess : IAsyncDisposable
         start.ArgumentList.Add("--settings");
         start.ArgumentList.Add(Path.Combine(Path.GetTempPath(), "keybrake-no-settings.json"));
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["DevHost__RunTimers"] = "false";
         foreach ((string key, string? value) in settings)
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;

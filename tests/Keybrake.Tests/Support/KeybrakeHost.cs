@@ -52,6 +52,8 @@ public sealed class KeybrakeHost : IAsyncDisposable
             ["Tables:ConnectionString"] = TestStorage.ConnectionString,
             ["Tables:Prefix"] = prefix,
             ["Secrets:keybrake-root-token"] = rootToken,
+            // These tests run the timer jobs themselves, on a fake clock.
+            ["DevHost:RunTimers"] = "false",
         };
         foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
         {
