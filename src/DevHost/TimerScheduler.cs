@@ -66,7 +66,7 @@ public sealed partial class TimerScheduler(
 
     private async Task RunOnScheduleAsync(TimerFunction function, CrontabSchedule schedule, CancellationToken stoppingToken)
     {
-        LogScheduled(logger, function.Name, function.Schedule);
+        LogScheduled(logger, function.Name, schedule);
         while (!stoppingToken.IsCancellationRequested)
         {
             DateTime now = time.GetUtcNow().UtcDateTime;
@@ -116,7 +116,7 @@ public sealed partial class TimerScheduler(
     }
 
     [LoggerMessage(EventId = 9001, Level = LogLevel.Information, Message = "Timer {Function} scheduled: {Schedule}")]
-    private static partial void LogScheduled(ILogger logger, string function, string schedule);
+    private static partial void LogScheduled(ILogger logger, string function, CrontabSchedule schedule);
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Information, Message = "Timer {Function} ran (Succeeded, {Milliseconds:F0} ms)")]
     private static partial void LogRan(ILogger logger, string function, double milliseconds);
