@@ -60,6 +60,7 @@ public sealed class NodeSdkTests : IAsyncLifetime
         Assert.Equal(429, cap.GetProperty("status").GetInt32());
         Assert.Equal("keybrake_cap_exceeded", cap.Str("code"));
         Assert.StartsWith("Spending cap reached", cap.Str("message"), StringComparison.Ordinal);
+        Assert.Equal("denied", (await _proxy.AuditRowAsync(cap.Str("audit_id"))).GetString("Outcome")); // err.headers carries it
         JsonElement allowlist = result.GetProperty("allowlist");
         Assert.Equal("StripePermissionError", allowlist.Str("class"));
         Assert.Equal(403, allowlist.GetProperty("status").GetInt32());

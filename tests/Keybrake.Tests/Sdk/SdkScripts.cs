@@ -16,6 +16,9 @@ public static class SdkScripts
     public static Task<JsonElement> NodeAsync(string script, string scenario, Uri keybrake, string vaultKey) =>
         RunAsync("node", [Path.Combine(Directory, "node", script), scenario], keybrake, vaultKey);
 
+    public static Task<JsonElement> PythonAsync(string scenario, Uri keybrake, string vaultKey) =>
+        RunAsync("python3", [Path.Combine(Directory, "python", "sdks.py"), scenario], keybrake, vaultKey);
+
     public static Task<JsonElement> BashAsync(string script, string scenario, Uri keybrake, string vaultKey) =>
         RunAsync("bash", [Path.Combine(Directory, script), scenario], keybrake, vaultKey);
 
@@ -60,10 +63,11 @@ public static class SdkScripts
         string output = (await stdout).Trim();
         string errors = await stderr;
         Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited {process.ExitCode}: {output}\n{errors}");
-        string last = output.Split('\n').Last();
+        // The SDK scripts print their result last; curl prints just the answer's body.
+        string json = program == "bash" ? output : output.Split('\n').Last();
         try
         {
-            return JsonDocument.Parse(last).RootElement.Clone();
+            return JsonDocument.Parse(json).RootElement.Clone();
         }
         catch (JsonException e)
         {

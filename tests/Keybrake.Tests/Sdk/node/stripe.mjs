@@ -31,15 +31,17 @@ const scenarios = {
 
   async denied() {
     const errors = {};
+    let refusal;
     // snippet: stripe-node-denial
     try {
       await stripe.paymentIntents.create({ amount: 90000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
     } catch (err) {
       if (!(err instanceof Stripe.errors.StripeError) || !err.code?.startsWith('keybrake_')) throw err;
-      // err.type 'StripeRateLimitError', err.statusCode 429, err.code 'keybrake_cap_exceeded', err.message says cap, spent, remaining
-      errors.cap = describeError(err);
+      // err.type 'StripeRateLimitError', err.statusCode 429, err.code 'keybrake_cap_exceeded', err.message: cap, spent, remaining
+      refusal = err;
     }
     // end snippet
+    errors.cap = describeError(refusal);
     try {
       await stripe.customers.create({ email: 'a@example.com' });
     } catch (err) {

@@ -26,16 +26,17 @@ const scenarios = {
   },
 
   async denied() {
+    let refusal;
     // snippet: twilio-node-denial
     try {
       await client.messages.create({ to: '+15145535858', from: '+15149002890', body: 'x'.repeat(1600) });
     } catch (err) {
       if (!(err instanceof twilio.RestException) || !err.moreInfo?.startsWith('keybrake:')) throw err;
-      // err.status 429, err.code 20429, err.moreInfo 'keybrake:cap_exceeded', err.message says cap, spent, remaining
-      return { cap: describeError(err) };
+      // err.status 429, err.code 20429, err.moreInfo 'keybrake:cap_exceeded', err.message: cap, spent, remaining
+      refusal = err;
     }
     // end snippet
-    return { cap: null };
+    return { cap: refusal ? describeError(refusal) : null };
   },
 };
 
