@@ -12,7 +12,9 @@ def describe(err):
     return {
         "class": type(err).__name__,
         "status": getattr(err, "http_status", None) or getattr(err, "status", None),
-        "code": getattr(err, "code", None),
+        # stripe-python sets err.code only on some classes (not RateLimitError, PermissionError, AuthenticationError);
+        # err.error is the whole error object, code included, on every one.
+        "code": getattr(getattr(err, "error", None), "code", None) or getattr(err, "code", None),
         "message": getattr(err, "user_message", None) or getattr(err, "msg", None) or getattr(err, "message", None) or str(err),
     }
 
@@ -36,9 +38,11 @@ def stripe_denied():
 
     stripe.api_key = os.environ["KEYBRAKE_VAULT_KEY"]
     stripe.api_base = os.environ["KEYBRAKE_URL"] + "/proxy/stripe"
+    # stripe.StripeError since stripe-python 8; stripe.error.StripeError before (Debian's python3-stripe is 5.0).
+    stripe_error = getattr(stripe, "StripeError", None) or stripe.error.StripeError
     try:
         stripe.PaymentIntent.create(amount=90000, currency="usd", confirm=True, payment_method="pm_card_visa")
-    except stripe.StripeError as err:
+    except stripe_error as err:
         return {"cap": describe(err)}
     return {"cap": None}
 
