@@ -37,14 +37,20 @@ public static class FunctionRoutes
 
     public static void Map(IEndpointRouteBuilder routes, IEnumerable<HttpFunction> functions)
     {
-        foreach (HttpFunction function in functions)
+        // The Functions host orders functions by name (ordinal, ignoring case) and tries their routes in that
+        // order, taking the first whose template and method match: a catch-all can shadow a literal route that
+        // sorts after it. ASP.NET Core would prefer the literal route; an endpoint Order per name position
+        // makes the development host pick the same function the Functions host does.
+        int order = 0;
+        foreach (HttpFunction function in functions.OrderBy(f => f.Name, StringComparer.OrdinalIgnoreCase))
         {
             string pattern = "/" + function.Route;
             RequestDelegate handler = context => InvokeAsync(function, context);
             IEndpointConventionBuilder endpoint = function.Methods is null
                 ? routes.Map(pattern, handler)
                 : routes.MapMethods(pattern, function.Methods, handler);
-            endpoint.WithDisplayName(function.Name);
+            int position = order++;
+            endpoint.WithDisplayName(function.Name).Add(builder => ((RouteEndpointBuilder)builder).Order = position);
         }
     }
 

@@ -50,6 +50,7 @@ public static class ProxyServiceCollectionExtensions
             TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.BudgetCacheMilliseconds)));
         services.TryAddSingleton<ProxyGate>();
         services.TryAddSingleton<ProxyPipeline>();
+        services.TryAddSingleton<StripeHostSurface>();
         services.TryAddSingleton<IVendorLookup, VendorLookup>();
         services.TryAddSingleton<Reconciler>();
         services.TryAddSingleton<InDoubtResolver>();

@@ -1,6 +1,7 @@
 using Azure;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Operators;
+using Keybrake.Functions.Proxy;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
@@ -10,12 +11,22 @@ namespace Keybrake.Functions.Http;
 /// <summary>
 /// The shared frame of every operator function: authenticate the bearer token, run the handler, and turn
 /// expected failures into the API's error body. Storage outages become 503 without leaking details.
+/// A request that is a Stripe call (a vault key, or a Stripe host name: <see cref="StripeHostSurface"/>) never
+/// reaches the handler: it is proxied to Stripe, as an SDK pointed at the app's root expects.
 /// </summary>
-public sealed partial class OperatorEndpoint(OperatorAuthenticator authenticator, ILogger<OperatorEndpoint> logger)
+public sealed partial class OperatorEndpoint(OperatorAuthenticator authenticator, StripeHostSurface stripe, ILogger<OperatorEndpoint> logger)
 {
     public async Task<IActionResult> RunAsync(
         HttpRequest request, Func<OperatorPrincipal, Task<IActionResult>> handler, CancellationToken cancellationToken)
     {
+        if (stripe.Claims(request))
+        {
+            // Decided here, in the frame every operator route runs first, so the Functions host and the
+            // development host divert the same requests whichever route their router picked.
+            await stripe.ForwardAsync(request.HttpContext, cancellationToken);
+            return new EmptyResult();
+        }
+
         try
         {
             OperatorPrincipal caller = await authenticator.AuthenticateAsync(BearerToken(request), cancellationToken);

@@ -14,4 +14,10 @@ public sealed class ProxyOptions
 
     /// <summary>…within this many seconds.</summary>
     public int LoopWindowSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// Comma-separated host names (e.g. a custom domain <c>stripe.example.com</c> mapped to this app) on which
+    /// every <c>/v1/…</c> request is a Stripe call, whatever its credential. Empty: only the vault key decides.
+    /// </summary>
+    public string? StripeHostNames { get; set; }
 }
