@@ -106,6 +106,30 @@ public abstract class BlackBoxSuite<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task StripeAtTheAppsRoot_TheCredentialDecides_EvenOnAnOperatorRoute()
+    {
+        string tenant = NewTenant();
+        JsonElement key = await IssueKeyAsync($"{tenant}:billing-agent:checkout:run-1", "stripe", 50m, "POST /v1/payment_intents", "POST /v1/tokens");
+        var atRoot = new StripeClient(key.Str("key"), apiBase: App.BaseAddress.ToString().TrimEnd('/'));
+
+        PaymentIntent intent = await atRoot.V1.PaymentIntents.CreateAsync(new PaymentIntentCreateOptions
+        {
+            Amount = 500, Currency = "usd", Confirm = true, PaymentMethod = "pm_card_visa",
+        });
+        using HttpClient agent = Client(key.Str("key"));
+        HttpResponseMessage stripeToken = await agent.PostAsync("/v1/tokens", new FormUrlEncodedContent(new Dictionary<string, string> { ["card[number]"] = "4242424242424242" }));
+        using HttpClient root = Client();
+        HttpResponseMessage operatorToken = await root.PostAsJsonAsync("/v1/tokens", new { tenant });
+
+        Assert.Single(Vendors.Stripe.Ledger, e => e.ObjectId == intent.Id);
+        Assert.Equal(5m, (await GetKeyAsync(key.Str("id"))).GetProperty("spent_today_usd").GetDecimal());
+        Assert.Contains(Vendors.Stripe.Ledger, e => e.Path == "/v1/tokens" && e.Authorization == "Bearer " + Vendors.Stripe.SecretKey);
+        Assert.NotEqual(HttpStatusCode.Created, stripeToken.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, operatorToken.StatusCode);
+        Assert.StartsWith("kbo_", (await Json.ReadAsync(operatorToken)).Str("token"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TwilioSdk_SendsAnSmsThroughTheProxy_AsTheRealAccount()
     {
         string tenant = NewTenant();
