@@ -13,6 +13,12 @@ public interface IVendorLookup
 
     /// <summary>What an in-doubt call really cost (0: nothing happened), or null when the vendor cannot tell.</summary>
     Task<long?> InDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The bound of a call whose estimate names a vendor object to read first (<see cref="CostEstimate.LookupPath"/>),
+    /// read with the tenant's real credentials; other estimates come back as they are.
+    /// </summary>
+    Task<CostEstimate> BoundAsync(string tenant, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken);
 }
 
 public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0);
