@@ -244,11 +244,44 @@ public abstract class FakeVendor : IAsyncDisposable
         }
     }
 
-    private static async Task<FakeRequest> ReadRequestAsync(HttpContext context, DateTimeOffset receivedAt)
+    /// <summary>
+    /// Whether a JSON object body is read as parameters too (its top-level strings and numbers). Rule: API
+    /// stacks often add a JSON body parser next to the form one; a fake that does so checks that the proxy
+    /// refuses what it cannot read rather than assuming the vendor ignores it.
+    /// </summary>
+    private protected virtual bool ReadsJsonBodyAsParameters => false;
+
+    private async Task<FakeRequest> ReadRequestAsync(HttpContext context, DateTimeOffset receivedAt)
     {
         var http = context.Request;
+        using var raw = new MemoryStream();
+        await http.Body.CopyToAsync(raw, context.RequestAborted);
+        if (http.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            // Rule: a gzip-encoded body is inflated before it is parsed, as front ends in front of APIs often do.
+            try
+            {
+                using var inflated = new MemoryStream();
+                raw.Position = 0;
+                await using (var gzip = new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress, leaveOpen: true))
+                {
+                    await gzip.CopyToAsync(inflated, context.RequestAborted);
+                }
+
+                raw.SetLength(0);
+                inflated.Position = 0;
+                await inflated.CopyToAsync(raw, context.RequestAborted);
+            }
+            catch (InvalidDataException)
+            {
+                // Not gzip after all: parsed as sent.
+            }
+        }
+
+        // StreamReader drops a UTF-8 byte-order mark and turns bytes that are not UTF-8 into U+FFFD, as a lenient server would.
+        raw.Position = 0;
         string body;
-        using (var reader = new StreamReader(http.Body, Encoding.UTF8))
+        using (var reader = new StreamReader(raw, Encoding.UTF8))
         {
             body = await reader.ReadToEndAsync(context.RequestAborted);
         }
@@ -259,8 +292,13 @@ public abstract class FakeVendor : IAsyncDisposable
             headers[header.Key] = header.Value.ToString();
         }
 
+        // Rule (Rack's form_data?): a POST without a content type is read as a form, like an urlencoded one
+        // whatever its charset parameter says.
         var isForm = http.ContentType is { } contentType
-            && contentType.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
+            ? contentType.TrimStart().StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+            : HttpMethods.IsPost(http.Method);
+        var isJson = ReadsJsonBodyAsParameters && http.ContentType is { } jsonType
+            && jsonType.TrimStart().StartsWith("application/json", StringComparison.OrdinalIgnoreCase);
         var query = http.QueryString.Value ?? string.Empty;
         var path = (http.PathBase + http.Path).ToUriComponent();
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
@@ -276,9 +314,33 @@ public abstract class FakeVendor : IAsyncDisposable
             query,
             headers,
             body,
-            isForm ? FormEncoding.Parse(body) : [],
+            isForm ? FormEncoding.Parse(body) : isJson ? JsonParameters(body) : [],
             FormEncoding.Parse(query),
             receivedAt);
+    }
+
+    private static List<KeyValuePair<string, string>> JsonParameters(string body)
+    {
+        var fields = new List<KeyValuePair<string, string>>();
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(body, documentOptions: new System.Text.Json.JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = System.Text.Json.JsonCommentHandling.Skip }) is System.Text.Json.Nodes.JsonObject json)
+            {
+                foreach (var (key, value) in json)
+                {
+                    if (value is System.Text.Json.Nodes.JsonValue scalar)
+                    {
+                        fields.Add(new(key, scalar.ToString()));
+                    }
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: no parameters from the body.
+        }
+
+        return fields;
     }
 
     private long Append(LedgerEntry entry)
