@@ -256,35 +256,6 @@ public abstract class FakeVendor : IAsyncDisposable
         var http = context.Request;
         using var raw = new MemoryStream();
         await http.Body.CopyToAsync(raw, context.RequestAborted);
-        if (http.Headers.ContentEncoding.ToString().Contains("gzip", StringComparison.OrdinalIgnoreCase))
-        {
-            // Rule: a gzip-encoded body is inflated before it is parsed, as front ends in front of APIs often do.
-            try
-            {
-                using var inflated = new MemoryStream();
-                raw.Position = 0;
-                await using (var gzip = new System.IO.Compression.GZipStream(raw, System.IO.Compression.CompressionMode.Decompress, leaveOpen: true))
-                {
-                    await gzip.CopyToAsync(inflated, context.RequestAborted);
-                }
-
-                raw.SetLength(0);
-                inflated.Position = 0;
-                await inflated.CopyToAsync(raw, context.RequestAborted);
-            }
-            catch (InvalidDataException)
-            {
-                // Not gzip after all: parsed as sent.
-            }
-        }
-
-        // StreamReader drops a UTF-8 byte-order mark and turns bytes that are not UTF-8 into U+FFFD, as a lenient server would.
-        raw.Position = 0;
-        string body;
-        using (var reader = new StreamReader(raw, Encoding.UTF8))
-        {
-            body = await reader.ReadToEndAsync(context.RequestAborted);
-        }
 
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var header in http.Headers)
@@ -292,14 +263,6 @@ public abstract class FakeVendor : IAsyncDisposable
             headers[header.Key] = header.Value.ToString();
         }
 
-        // Rule (Rack's form_data?): a POST without a content type is read as a form, like an urlencoded one
-        // whatever its charset parameter says.
-        var isForm = http.ContentType is { } contentType
-            ? contentType.TrimStart().StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
-            : HttpMethods.IsPost(http.Method);
-        var isJson = ReadsJsonBodyAsParameters && http.ContentType is { } jsonType
-            && jsonType.TrimStart().StartsWith("application/json", StringComparison.OrdinalIgnoreCase);
-        var query = http.QueryString.Value ?? string.Empty;
         var path = (http.PathBase + http.Path).ToUriComponent();
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (rawTarget is not null && rawTarget.StartsWith('/'))
@@ -308,8 +271,53 @@ public abstract class FakeVendor : IAsyncDisposable
             path = q < 0 ? rawTarget : rawTarget[..q];
         }
 
+        return Read(http.Method, path, http.QueryString.Value ?? string.Empty, headers, raw.ToArray(), ReadsJsonBodyAsParameters, receivedAt);
+    }
+
+    /// <summary>
+    /// A request as the fake reads it, from its parts: the one place the fakes' parsing rules live, used by
+    /// the servers and by tests that need to know what a vendor would make of a request without sending it.
+    /// </summary>
+    internal static FakeRequest Read(
+        string method, string path, string query, IReadOnlyDictionary<string, string> headers, byte[] raw, bool readsJsonBodyAsParameters, DateTimeOffset receivedAt)
+    {
+        if (headers.TryGetValue("Content-Encoding", out var encoding) && encoding.Contains("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            // Rule: a gzip-encoded body is inflated before it is parsed, as front ends in front of APIs often do.
+            try
+            {
+                using var inflated = new MemoryStream();
+                using (var gzip = new System.IO.Compression.GZipStream(new MemoryStream(raw), System.IO.Compression.CompressionMode.Decompress))
+                {
+                    gzip.CopyTo(inflated);
+                }
+
+                raw = inflated.ToArray();
+            }
+            catch (InvalidDataException)
+            {
+                // Not gzip after all: parsed as sent.
+            }
+        }
+
+        // Rule: a UTF-8 byte-order mark is dropped and bytes that are not UTF-8 become U+FFFD, as a lenient server does.
+        string body;
+        using (var reader = new StreamReader(new MemoryStream(raw), Encoding.UTF8))
+        {
+            body = reader.ReadToEnd();
+        }
+
+        // Rule (Rack's form_data?): a POST without a content type is read as a form, like an urlencoded one
+        // whatever its charset parameter says.
+        headers.TryGetValue("Content-Type", out var contentType);
+        var isForm = contentType is not null
+            ? contentType.TrimStart().StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+            : HttpMethods.IsPost(method);
+        var isJson = readsJsonBodyAsParameters && contentType is not null
+            && contentType.TrimStart().StartsWith("application/json", StringComparison.OrdinalIgnoreCase);
+
         return new FakeRequest(
-            http.Method,
+            method,
             path,
             query,
             headers,
