@@ -69,7 +69,7 @@ public sealed class FakeStripe : FakeVendor
                 ["id"] = id,
                 ["object"] = "invoice",
                 ["amount_due"] = amountDue,
-                ["amount_paid"] = 0,
+                ["amount_paid"] = 0L,
                 ["amount_remaining"] = amountDue,
                 ["currency"] = currency,
                 ["status"] = "open",
@@ -311,7 +311,7 @@ public sealed class FakeStripe : FakeVendor
         }
 
         invoice["amount_paid"] = (long)invoice["amount_paid"]! + remaining;
-        invoice["amount_remaining"] = 0;
+        invoice["amount_remaining"] = 0L;
         invoice["status"] = "paid";
         return Ok(invoice.DeepClone(), id, remaining, (string)invoice["currency"]!);
     }

@@ -159,6 +159,13 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
     protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
         string? id = root.TryGetProperty("id", out JsonElement idElement) ? idElement.GetString() : null;
+        if (call.Operation == "subscriptions.create" && Str(root, "latest_invoice") is string invoiceId)
+        {
+            // The first invoice was not expanded: its cost is read later (SettlementPath). Until then the
+            // whole allowance reserved stays counted, so the key spends nothing more meanwhile.
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor, invoiceId);
+        }
+
         (long? amount, string? currency) = call.Operation switch
         {
             "invoices.pay" => (Long(root, "amount_paid"), Str(root, "currency")),
@@ -178,6 +185,17 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
         long usd = currencies.ToUsdMicros(amount.Value, currency);
         return new CallCost(call.Operation == "refunds.create" ? -usd : usd, CostSource.Parsed, Fee(root), currency, amount, id);
     }
+
+    /// <summary>A subscription whose first invoice was not in its response is settled from that invoice (its id is the row's object id).</summary>
+    public override IReadOnlyList<string>? SettlementPath(string? operation, string? objectId) =>
+        operation == "subscriptions.create" && objectId?.StartsWith("in_", StringComparison.Ordinal) == true ? ["v1", "invoices", objectId] : null;
+
+    /// <summary>What a finalized invoice took: <c>amount_paid</c>; null while it is still open or a draft.</summary>
+    public override long? SettledCost(JsonElement root) =>
+        Str(root, "status") is "paid" or "void" or "uncollectible" && Long(root, "amount_paid") is long paid && Str(root, "currency") is string currency &&
+        currencies.IsKnown(currency)
+            ? currencies.ToUsdMicros(paid, currency)
+            : null;
 
     /// <summary>The metadata key the proxy adds to money-moving creates.</summary>
     public const string ReferenceMetadata = "keybrake_ref";
