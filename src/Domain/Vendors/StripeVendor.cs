@@ -80,7 +80,6 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
         "setup_intents.confirm", "setup_intents.cancel", "payment_intents.update", "payment_intents.cancel", "invoices.create",
         "invoices.update", "invoiceitems.create", "invoiceitems.update", "webhook_endpoints.create", "webhook_endpoints.update",
         "coupons.create", "tax_rates.create", "checkout.sessions.create", "checkout.sessions.expire", "billing.meter_events.create",
-        "subscriptions.update", "subscriptions.cancel",
     };
 
     /// <summary>How a Stripe call is bounded before it is forwarded.</summary>
@@ -104,6 +103,8 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     public static BoundKind Bound(string method, string operation) => method switch
     {
+        // Cancelling a subscription can invoice at once (invoice_now, prorations); other deletes move nothing.
+        "DELETE" when operation == "subscriptions.delete" => BoundKind.WholeAllowance,
         "GET" or "HEAD" or "OPTIONS" or "DELETE" => BoundKind.Free,
         _ when AmountCreates.Contains(operation) => BoundKind.Amount,
         _ when operation == "refunds.create" => BoundKind.Refund,

@@ -91,8 +91,14 @@ public sealed class EstimatorTests
     [InlineData("v1/payment_intents/pi_1/capture")]
     [InlineData("v1/some_new_thing")]
     [InlineData("v1/treasury/outbound_payments")]
+    [InlineData("v1/subscriptions/sub_1")]
+    [InlineData("v1/invoices/in_1/finalize")]
     public void StripeWritesNothingBounds_ReserveTheWholeAllowance(string path) =>
         Assert.True(_stripe.Estimate(Calls.Form(_stripe, "POST", path, null, "customer=cus_1")).WholeAllowance);
+
+    [Fact]
+    public void StripeSubscriptionCancel_CanInvoiceAtOnce_SoReservesTheWholeAllowance() =>
+        Assert.True(_stripe.Estimate(Calls.Form(_stripe, "DELETE", "v1/subscriptions/sub_1", "?invoice_now=true", null)).WholeAllowance);
 
     [Theory]
     [InlineData("GET", "v1/payment_intents")]
