@@ -3,7 +3,10 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Azure.Data.Tables;
+using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
 using Keybrake.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Stripe;
 
 namespace Keybrake.Tests.Caps;
@@ -225,6 +228,29 @@ public sealed class CapBoundaryTests : IAsyncLifetime
         JsonElement audit = await Json.ReadAsync(await root.GetAsync("/v1/audit?label_prefix=acme:billing-agent:subs:over"));
         Assert.Equal(7m, audit.GetProperty("entries").EnumerateArray().Single(e => e.GetProperty("overshoot_usd").ValueKind == JsonValueKind.Number)
             .GetProperty("overshoot_usd").GetDecimal());
+    }
+
+    [Theory]
+    [InlineData(0, 5_000_000)]
+    [InlineData(2_000_000, 5_000_000)]
+    [InlineData(5_000_000, 1_250_000)]
+    public async Task Settlement_MovesTheCountersToTheRealCost_WhateverWasReserved(long reserved, long real)
+    {
+        IAuditLog audit = _proxy.Host.Services.GetRequiredService<IAuditLog>();
+        DateTimeOffset now = _proxy.Host.Time.GetUtcNow();
+        var counter = new CapCounter(CapPlanner.DayPartition("acme", now), "~cap|key|settle-" + reserved, 10_000_000, "a test cap");
+        var reservation = new Reservation(reserved, [counter], null, null);
+        var intent = new AuditEntry
+        {
+            Id = AuditEntry.NewId(now), Timestamp = now, Tenant = "acme", Label = "acme:a:b:c", KeyId = "k", Vendor = "stripe",
+            Method = "POST", Path = "/v1/x", Outcome = "in_doubt", CostMicros = reserved,
+        };
+
+        Assert.Equal(BeginStatus.Reserved, (await audit.BeginAsync(intent, reservation, CancellationToken.None)).Status);
+        Assert.Equal(reserved, await audit.UsedAsync(counter, CancellationToken.None));
+        await audit.CompleteAsync(intent with { Outcome = "forwarded", CostMicros = real }, reservation, real, releaseIdempotencyKey: false, CancellationToken.None);
+
+        Assert.Equal(real, await audit.UsedAsync(counter, CancellationToken.None));
     }
 
     private async Task<HttpResponseMessage> SmsAsync(string vaultKey, string text) =>
