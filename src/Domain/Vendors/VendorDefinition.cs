@@ -37,8 +37,17 @@ public abstract class VendorDefinition
 
     public abstract string Operation(string method, IReadOnlyList<string> segments);
 
-    /// <summary>The expected cost, from the request alone. Throws a validation error to refuse the call.</summary>
+    /// <summary>
+    /// An upper bound on what the call can cost, from the request alone, or a note of where the bound comes
+    /// from (<see cref="CostEstimate.LookupPath"/>, <see cref="CostEstimate.WholeAllowance"/>). Never 0 for a
+    /// call that can move money. Throws a validation error (<see cref="RequestParameters.Unreadable"/> among
+    /// them) to refuse the call before it is forwarded.
+    /// </summary>
     public abstract CostEstimate Estimate(ProxyCall call);
+
+    /// <summary>The bound of a call whose <see cref="CostEstimate.LookupPath"/> the proxy read (<paramref name="found"/>).</summary>
+    public virtual CostEstimate BoundFromLookup(ProxyCall call, JsonElement found) =>
+        throw new InvalidOperationException($"{Name} asks for no look-ups.");
 
     /// <summary>Whether <see cref="Settle"/> needs the response body of this call.</summary>
     public abstract bool CostNeedsResponseBody(ProxyCall call);

@@ -131,6 +131,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         cost_usd = Usd.FromMicros(e.CostMicros),
         cost_source = e.CostSource,
         fee_usd = e.FeeMicros is long fee ? Usd.FromMicros(fee) : (decimal?)null,
+        overshoot_usd = e.OvershootMicros is long overshoot ? Usd.FromMicros(overshoot) : (decimal?)null,
         currency = e.Currency,
         amount_minor = e.AmountMinor,
         vendor_object_id = e.VendorObjectId,

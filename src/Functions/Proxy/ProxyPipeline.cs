@@ -30,6 +30,7 @@ public sealed partial class ProxyPipeline(
     CapPlanner caps,
     IAlertStore alerts,
     BudgetAlerts budgetAlerts,
+    IVendorLookup lookups,
     IOptions<ProxyOptions> proxyOptions,
     IHttpClientFactory httpClients,
     IOptionsMonitor<VendorEndpointOptions> endpoints,
@@ -60,9 +61,11 @@ public sealed partial class ProxyPipeline(
         {
             authorized = await gate.AuthorizeAsync(vendor, method, RawVendorPath(context, vendorName), request.Headers.Authorization, cancellationToken);
             ReadOnlyMemory<byte> body = await ReadBodyAsync(request, cancellationToken);
-            var call = new ProxyCall(vendor.Name, method, authorized.Segments, authorized.Operation, request.ContentType, body, request.Headers["Idempotency-Key"]);
+            var call = new ProxyCall(vendor.Name, method, authorized.Segments, authorized.Operation, request.ContentType, body, request.Headers["Idempotency-Key"],
+                request.QueryString.Value, request.Headers.ContentEncoding.Count == 0 ? null : request.Headers.ContentEncoding.ToString());
             CostEstimate estimate = EstimateOrDeny(authorized, call);
             Dictionary<string, string> secretValues = await ReadSecretsAsync(authorized, cancellationToken);
+            estimate = await BoundAsync(authorized, call, estimate, cancellationToken);
             await ForwardAsync(context, authorized, call, estimate, secretValues, started, cancellationToken);
         }
         catch (ProxyDeniedException denial)
@@ -215,6 +218,13 @@ public sealed partial class ProxyPipeline(
                 LatencyMs = ElapsedMs(started),
             };
             long held = outcome == AuditOutcome.InDoubt ? reservation.AmountMicros : Math.Max(0, cost.CostMicros);
+            if (held > reservation.AmountMicros && reason != "idempotent_replay")
+            {
+                // The vendor moved more than was reserved: it counts in full, and the row says by how much it passed the bound.
+                completed = completed with { OvershootMicros = held - reservation.AmountMicros };
+                LogOvershoot(logger, vendor.Name, call.Operation, held - reservation.AmountMicros);
+            }
+
             await TryRecordOutcomeAsync(completed, reservation, held, releaseIdempotencyKey: status is >= 400 and < 500);
 
             HttpResponse downstream = context.Response;
@@ -337,6 +347,44 @@ public sealed partial class ProxyPipeline(
         }
     }
 
+    /// <summary>
+    /// Turns a bound the request alone does not give into a number: a vendor look-up (an invoice's remaining
+    /// amount, read with the real secret) or the key's whole remaining allowance, the least any of its
+    /// counters still allows. At least one micro-dollar, so a key at its cap refuses the call.
+    /// </summary>
+    private async Task<CostEstimate> BoundAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken)
+    {
+        if (estimate.LookupPath is not null)
+        {
+            try
+            {
+                return await lookups.BoundAsync(authorized.Key.Tenant, call, estimate, cancellationToken);
+            }
+            catch (KeybrakeException e)
+            {
+                throw new ProxyDeniedException(e.Kind == ErrorKind.Validation ? 400 : 502, e.Code, e.Message, authorized.Key, call.Operation);
+            }
+            catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                throw new ProxyDeniedException(502, "bound_unavailable",
+                    $"Keybrake could not read from {call.Vendor} what this call may cost, so it was not forwarded. Retry later.", authorized.Key, call.Operation);
+            }
+        }
+
+        if (!estimate.WholeAllowance)
+        {
+            return estimate;
+        }
+
+        long remaining = long.MaxValue;
+        foreach (CapCounter counter in await caps.CountersAsync(authorized.Key, time.GetUtcNow(), cancellationToken))
+        {
+            remaining = Math.Min(remaining, counter.LimitMicros - await audit.UsedAsync(counter, cancellationToken));
+        }
+
+        return estimate with { CostMicros = Math.Max(1, remaining) };
+    }
+
     private async Task<Dictionary<string, string>> ReadSecretsAsync(AuthorizedCall authorized, CancellationToken cancellationToken)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -436,7 +484,8 @@ public sealed partial class ProxyPipeline(
                 "~loop|" + authorized.Key.Id + "|" + CallFingerprint(call),
                 authorized.Key.Loop?.MaxCalls ?? options.LoopMaxCalls,
                 TimeSpan.FromSeconds(authorized.Key.Loop?.WindowSeconds ?? options.LoopWindowSeconds));
-        IReadOnlyList<CapCounter> counters = estimate.CostMicros > 0 ? await caps.CountersAsync(authorized.Key, now, cancellationToken) : [];
+        // Counters for every write, not only those with a reservation: settlement moves them by the real cost.
+        IReadOnlyList<CapCounter> counters = call.IsRead ? [] : await caps.CountersAsync(authorized.Key, now, cancellationToken);
         return new Reservation(Math.Max(0, estimate.CostMicros), counters, idempotencyRow, loop);
     }
 
@@ -446,7 +495,7 @@ public sealed partial class ProxyPipeline(
         string body = call.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) == true
             ? string.Join('&', FormBody.Parse(call.Body.Span).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
             : Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(call.Body.Span));
-        return RandomTokens.Sha256Hex(call.Method + " " + call.Path + "\n" + body)[..40];
+        return RandomTokens.Sha256Hex(call.Method + " " + call.Path + call.Query + "\n" + body)[..40];
     }
 
     private async Task TryRecordOutcomeAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey)
@@ -641,6 +690,9 @@ public sealed partial class ProxyPipeline(
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Loop breaker tripped for key {KeyId} on {Operation}")]
     private static partial void LogLoopDetected(ILogger logger, string keyId, string operation);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "{Vendor} {Operation} cost {OvershootMicros} micro-dollars more than it reserved")]
+    private static partial void LogOvershoot(ILogger logger, string vendor, string operation, long overshootMicros);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Cost of {Vendor} {Operation} could not be parsed ({ErrorType}); the estimate stands")]
     private static partial void LogUnparsableCost(ILogger logger, string vendor, string operation, string errorType);
