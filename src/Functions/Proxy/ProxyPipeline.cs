@@ -410,17 +410,8 @@ public sealed partial class ProxyPipeline(
         }
     }
 
-    /// <summary>
-    /// Storage errors as the Azure SDK raises them: a failed request, a network error, or its own timeout
-    /// (a cancellation nobody asked for, possibly wrapped after its retries).
-    /// </summary>
-    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) => e switch
-    {
-        RequestFailedException or HttpRequestException or TimeoutException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested,
-        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsStorageFailure(inner, cancellationToken)),
-        _ => false,
-    };
+    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) =>
+        Infrastructure.Storage.StorageFailures.IsStorageFailure(e, cancellationToken);
 
     private async Task<Reservation> PlanReservationAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, DateTimeOffset now, CancellationToken cancellationToken)
     {
