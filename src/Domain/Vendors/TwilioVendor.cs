@@ -18,6 +18,9 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.TwilioAccountSid, Secrets.SecretNames.TwilioAuthToken];
 
+    // Twilio's REST API documents no request headers beyond content type and negotiation.
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } = WithCommon();
+
     public override string RequestIdHeader => "Twilio-Request-Id";
 
     public override string? ReadVaultKey(string? authorization) => Basic(authorization)?.Password ?? Bearer(authorization);

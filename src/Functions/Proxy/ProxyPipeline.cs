@@ -464,7 +464,7 @@ public sealed partial class ProxyPipeline(
             upstream.Content = new ReadOnlyMemoryContent(body);
         }
 
-        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, dropAcceptEncoding: vendor.CostNeedsResponseBody(call));
+        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, vendor.ForwardedRequestHeaders);
         upstream.Headers.TryAddWithoutValidation("Authorization", auth.AuthorizationHeader);
         return upstream;
     }
