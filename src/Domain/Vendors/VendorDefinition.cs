@@ -44,6 +44,12 @@ public abstract class VendorDefinition
     protected static IReadOnlySet<string> WithCommon(params string[] headers) =>
         new HashSet<string>(CommonRequestHeaders.Concat(headers), StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The secrets that are credentials, scrubbed from every answer before it reaches the agent. By default
+    /// all of <see cref="SecretNames"/>; a vendor leaves out identifiers its answers carry by design.
+    /// </summary>
+    public virtual IReadOnlyList<string> CredentialSecretNames => SecretNames;
+
     /// <summary>Response headers that carry the vendor's request id, for the audit row.</summary>
     public virtual string RequestIdHeader => "Request-Id";
 

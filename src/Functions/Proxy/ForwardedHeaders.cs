@@ -50,22 +50,22 @@ public static class ForwardedHeaders
         }
     }
 
-    public static void CopyToResponse(HttpResponseMessage from, HttpResponse to)
+    public static void CopyToResponse(HttpResponseMessage from, HttpResponse to, SecretScrubber scrubber)
     {
         HashSet<string> connectionTokens = from.Headers.Connection.ToHashSet(StringComparer.OrdinalIgnoreCase);
-        Copy(from.Headers, to, connectionTokens);
-        Copy(from.Content.Headers, to, connectionTokens);
+        Copy(from.Headers, to, connectionTokens, scrubber);
+        Copy(from.Content.Headers, to, connectionTokens, scrubber);
         if (from.Content.Headers.ContentLength is long length)
         {
             to.ContentLength = length;
         }
     }
 
-    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string> connectionTokens)
+    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string> connectionTokens, SecretScrubber scrubber)
     {
         foreach (KeyValuePair<string, IEnumerable<string>> header in headers)
         {
-            string[] values = header.Value.ToArray();
+            string[] values = header.Value.Select(scrubber.Scrub).ToArray();
             if (IsForwarded(header.Key) && !connectionTokens.Contains(header.Key) && !HasLineBreak(values))
             {
                 to.Headers[header.Key] = values;
