@@ -13,6 +13,9 @@ public sealed class ResendVendor(PricingOptions pricing) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.ResendApiKey];
 
+    // Resend honours Idempotency-Key on sends (a replayed send is not sent twice).
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } = WithCommon("Idempotency-Key");
+
     public override string RequestIdHeader => "x-resend-request-id";
 
     public override string? ReadVaultKey(string? authorization) => Bearer(authorization);

@@ -31,6 +31,10 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.StripeSecretKey];
 
+    // Stripe's documented request headers (idempotency, API version, connected account) and its SDKs' own client description.
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } =
+        WithCommon("Idempotency-Key", "Stripe-Version", "Stripe-Account", "Stripe-Context", "X-Stripe-Client-User-Agent");
+
     public override string? ReadVaultKey(string? authorization) => Bearer(authorization) ?? Basic(authorization)?.User;
 
     public override UpstreamAuthorization Authorize(IReadOnlyDictionary<string, string> secrets, IReadOnlyList<string> segments) =>

@@ -18,6 +18,12 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.TwilioAccountSid, Secrets.SecretNames.TwilioAuthToken];
 
+    // The Account SID is an identifier every Twilio answer carries (account_sid, uri); the auth token is the credential.
+    public override IReadOnlyList<string> CredentialSecretNames { get; } = [Secrets.SecretNames.TwilioAuthToken];
+
+    // Twilio's REST API documents no request headers beyond content type and negotiation.
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } = WithCommon();
+
     public override string RequestIdHeader => "Twilio-Request-Id";
 
     public override string? ReadVaultKey(string? authorization) => Basic(authorization)?.Password ?? Bearer(authorization);

@@ -30,6 +30,11 @@ public sealed record KeyView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public object? LoopBreaker { get; init; }
 
+    /// <summary>The operator (<c>root</c> or a token id) that issued the key; null for keys from before this was recorded.</summary>
+    public string? IssuedBy { get; init; }
+
+    public string? RevokedBy { get; init; }
+
     public static KeyView From(VaultKey key, DateTimeOffset now, string? secret = null) => new(
         key.Id,
         key.Label,
@@ -45,5 +50,7 @@ public sealed record KeyView(
         secret)
     {
         LoopBreaker = key.Loop is null ? null : new { max_calls = key.Loop.MaxCalls, window_seconds = key.Loop.WindowSeconds },
+        IssuedBy = key.IssuedBy,
+        RevokedBy = key.RevokedBy,
     };
 }

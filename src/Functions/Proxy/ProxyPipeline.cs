@@ -153,13 +153,15 @@ public sealed partial class ProxyPipeline(
 
         using (response)
         {
-            await CompleteAsync(context, intent, reservation, vendor, call, estimate, response, started, upstreamStarted, timeout, linked.Token, cancellationToken);
+            SecretScrubber scrubber = SecretScrubber.For(vendor, secretValues, upstreamAuth.AuthorizationHeader);
+            await CompleteAsync(context, intent, reservation, vendor, call, estimate, response, scrubber, started, upstreamStarted, timeout, linked.Token, cancellationToken);
         }
     }
 
     private async Task CompleteAsync(
         HttpContext context, AuditEntry intent, Reservation reservation, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
-        HttpResponseMessage response, long started, long upstreamStarted, CancellationTokenSource timeout, CancellationToken upstreamToken, CancellationToken cancellationToken)
+        HttpResponseMessage response, SecretScrubber scrubber, long started, long upstreamStarted, CancellationTokenSource timeout, CancellationToken upstreamToken,
+        CancellationToken cancellationToken)
     {
         int status = (int)response.StatusCode;
         if (status == 401)
@@ -229,11 +231,15 @@ public sealed partial class ProxyPipeline(
 
             HttpResponse downstream = context.Response;
             downstream.StatusCode = status;
-            ForwardedHeaders.CopyToResponse(response, downstream);
+            ForwardedHeaders.CopyToResponse(response, downstream, scrubber);
             downstream.Headers["X-Keybrake-Audit-Id"] = intent.Id;
             downstream.Headers["X-Keybrake-Cost-Usd"] = Usd.Format(cost.CostMicros);
             downstream.Headers["X-Keybrake-Overhead-Ms"] = (ElapsedMs(started) - upstreamMs).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, cancellationToken);
+            await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, scrubber, cancellationToken);
+            if (scrubber.Count > 0)
+            {
+                LogScrubbed(logger, vendor.Name, call.Operation, scrubber.Count);
+            }
         }
         finally
         {
@@ -458,17 +464,8 @@ public sealed partial class ProxyPipeline(
         }
     }
 
-    /// <summary>
-    /// Storage errors as the Azure SDK raises them: a failed request, a network error, or its own timeout
-    /// (a cancellation nobody asked for, possibly wrapped after its retries).
-    /// </summary>
-    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) => e switch
-    {
-        RequestFailedException or HttpRequestException or TimeoutException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested,
-        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsStorageFailure(inner, cancellationToken)),
-        _ => false,
-    };
+    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) =>
+        Infrastructure.Storage.StorageFailures.IsStorageFailure(e, cancellationToken);
 
     private async Task<Reservation> PlanReservationAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -522,7 +519,7 @@ public sealed partial class ProxyPipeline(
             upstream.Content = new ReadOnlyMemoryContent(body);
         }
 
-        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, dropAcceptEncoding: vendor.CostNeedsResponseBody(call));
+        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, vendor.ForwardedRequestHeaders);
         upstream.Headers.TryAddWithoutValidation("Authorization", auth.AuthorizationHeader);
         return upstream;
     }
@@ -623,19 +620,13 @@ public sealed partial class ProxyPipeline(
         return (total, false);
     }
 
-    private static async Task StreamBodyAsync(HttpContext context, Stream upstreamBody, byte[]? buffer, int buffered, bool bufferedWhole, CancellationToken cancellationToken)
+    private static async Task StreamBodyAsync(
+        HttpContext context, Stream upstreamBody, byte[]? buffer, int buffered, bool bufferedWhole, SecretScrubber scrubber, CancellationToken cancellationToken)
     {
         try
         {
-            if (buffer is not null && buffered > 0)
-            {
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, buffered), cancellationToken);
-            }
-
-            if (!bufferedWhole)
-            {
-                await upstreamBody.CopyToAsync(context.Response.Body, cancellationToken);
-            }
+            ReadOnlyMemory<byte> head = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, buffered);
+            await scrubber.CopyAsync(head, bufferedWhole ? null : upstreamBody, context.Response.Body, cancellationToken);
         }
         catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException)
         {
@@ -693,6 +684,9 @@ public sealed partial class ProxyPipeline(
 
     [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "{Vendor} {Operation} cost {OvershootMicros} micro-dollars more than it reserved")]
     private static partial void LogOvershoot(ILogger logger, string vendor, string operation, long overshootMicros);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Scrubbed {Count} occurrence(s) of a {Vendor} credential from the answer to {Operation}")]
+    private static partial void LogScrubbed(ILogger logger, string vendor, string operation, int count);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Cost of {Vendor} {Operation} could not be parsed ({ErrorType}); the estimate stands")]
     private static partial void LogUnparsableCost(ILogger logger, string vendor, string operation, string errorType);
