@@ -23,17 +23,166 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID). Used only when grantDeployerDataAccess is true.')
+@description('Object id of the deploying principal (azd sets AZURE_PRINCIPAL_ID). Used only when grantDeployerDataAccess is true.')
 param principalId string = ''
 
-@description('Give the deploying user data-plane roles: Storage Table Data Contributor, Storage Blob Data Owner and Key Vault Secrets Officer. Off by default; production access is the app identity only.')
-param grantDeployerDataAccess bool = false
+@description('Kind of the deploying principal: User for a person, ServicePrincipal for a pipeline identity (AZURE_PRINCIPAL_TYPE). A role assignment with the wrong kind is rejected (UnmatchedPrincipalType).')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param principalType string = 'User'
+
+@description('Give the deploying principal data-plane roles: Storage Table Data Contributor, Storage Blob Data Owner and Key Vault Secrets Officer, so the postprovision hook can generate the root token and the deployer can set vendor secrets (as the azd quickstart does). Set false where only the app identity may touch data (then a Key Vault administrator creates the token and the secrets).')
+param grantDeployerDataAccess bool = true
+
+@description('Key Vault purge protection. Off by default (dev and throwaway environments: `azd down --purge` frees the vault name); turn it on for production. It can never be turned off again.')
+param enablePurgeProtection bool = false
+
+@description('Restrict Storage and Key Vault to the function app: a virtual network whose subnet the app is integrated with (service endpoints for Storage and Key Vault), firewalls that deny everything else. Off by default.')
+param restrictNetworkAccess bool = false
+
+@description('With restrictNetworkAccess: public IPv4 addresses or CIDR ranges (comma-separated) that may still reach Storage and Key Vault, e.g. the deployer\'s, so azd can upload the package and the hook can write the root token.')
+param allowedIpAddresses string = ''
+
+// --- Operator settings ------------------------------------------------------------------------
+// Each one is an app setting the app reads (README "Configuration"), fed from an azd environment
+// value (main.parameters.json), so `azd env set` + `azd provision` changes it and a later provision
+// keeps it. Empty means "not set": the app's own default applies, and the setting is left out.
+
+@description('Tables__Prefix: prefix of every table name.')
+param tablesPrefix string = ''
+
+@description('Keys__MaxDailyUsdCap: the largest daily_usd_cap a vault key may ask for.')
+param keysMaxDailyUsdCap string = ''
+
+@description('Keys__MaxAllowedEndpoints: the most allowed_endpoints a vault key may list.')
+param keysMaxAllowedEndpoints string = ''
+
+@description('Keys__MaxMetadataEntries: the most metadata entries a vault key may carry.')
+param keysMaxMetadataEntries string = ''
+
+@description('KeyVault__CacheDuration: how long a secret read from Key Vault is reused (hh:mm:ss).')
+param keyVaultCacheDuration string = ''
+
+@description('KeyVault__FailureRetryInterval: after a failed refresh, how long the last good value is served (hh:mm:ss).')
+param keyVaultFailureRetryInterval string = ''
+
+@description('Vendors__stripe__BaseUrl: Stripe\'s API base URL.')
+param stripeBaseUrl string = ''
+
+@description('Vendors__stripe__TimeoutSeconds (1-300).')
+param stripeTimeoutSeconds string = ''
+
+@description('Vendors__twilio__BaseUrl: Twilio\'s API base URL.')
+param twilioBaseUrl string = ''
+
+@description('Vendors__twilio__TimeoutSeconds (1-300).')
+param twilioTimeoutSeconds string = ''
+
+@description('Vendors__resend__BaseUrl: Resend\'s API base URL.')
+param resendBaseUrl string = ''
+
+@description('Vendors__resend__TimeoutSeconds (1-300).')
+param resendTimeoutSeconds string = ''
+
+@description('Pricing__FxToUsd__{currency}: USD per major unit, as comma-separated currency=rate pairs, e.g. "eur=1.08,gbp=1.27".')
+param pricingFxToUsd string = ''
+
+@description('Pricing__TwilioPricePerSegmentUsd.')
+param pricingTwilioPricePerSegmentUsd string = ''
+
+@description('Pricing__ResendPricePerEmailUsd.')
+param pricingResendPricePerEmailUsd string = ''
+
+@description('Proxy__KeyCacheMilliseconds (0-2000).')
+param proxyKeyCacheMilliseconds string = ''
+
+@description('Proxy__BudgetCacheMilliseconds (0-60000).')
+param proxyBudgetCacheMilliseconds string = ''
+
+@description('Proxy__LoopMaxCalls: the loop breaker\'s identical calls per window.')
+param proxyLoopMaxCalls string = ''
+
+@description('Proxy__LoopWindowSeconds: the loop breaker\'s window (1-86400).')
+param proxyLoopWindowSeconds string = ''
+
+// Secure: a chat webhook URL carries its own credential, so it stays out of the deployment history.
+@secure()
+@description('Alerts__WebhookUrl: where signed budget alerts are POSTed (the signing secret is alerts-webhook-secret in Key Vault).')
+param alertsWebhookUrl string = ''
+
+@description('Alerts__TimeoutSeconds (1-120).')
+param alertsTimeoutSeconds string = ''
+
+@description('Export__Target: the chargeback meter (its API key is a Key Vault secret).')
+@allowed([
+  ''
+  'none'
+  'stripe_meters'
+  'lago'
+  'openmeter'
+])
+param exportTarget string = ''
+
+@description('Export__BaseUrl: the meter\'s API base URL (a self-hosted Lago or OpenMeter).')
+param exportBaseUrl string = ''
+
+@description('Export__EventName: Stripe event_name, Lago metric code, OpenMeter type.')
+param exportEventName string = ''
+
+@description('Export__TimeoutSeconds (1-300).')
+param exportTimeoutSeconds string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
 }
+
+// Every operator setting by app setting name; the empty ones are dropped below.
+var operatorSettingValues = {
+  Tables__Prefix: tablesPrefix
+  Keys__MaxDailyUsdCap: keysMaxDailyUsdCap
+  Keys__MaxAllowedEndpoints: keysMaxAllowedEndpoints
+  Keys__MaxMetadataEntries: keysMaxMetadataEntries
+  KeyVault__CacheDuration: keyVaultCacheDuration
+  KeyVault__FailureRetryInterval: keyVaultFailureRetryInterval
+  Vendors__stripe__BaseUrl: stripeBaseUrl
+  Vendors__stripe__TimeoutSeconds: stripeTimeoutSeconds
+  Vendors__twilio__BaseUrl: twilioBaseUrl
+  Vendors__twilio__TimeoutSeconds: twilioTimeoutSeconds
+  Vendors__resend__BaseUrl: resendBaseUrl
+  Vendors__resend__TimeoutSeconds: resendTimeoutSeconds
+  Pricing__TwilioPricePerSegmentUsd: pricingTwilioPricePerSegmentUsd
+  Pricing__ResendPricePerEmailUsd: pricingResendPricePerEmailUsd
+  Proxy__KeyCacheMilliseconds: proxyKeyCacheMilliseconds
+  Proxy__BudgetCacheMilliseconds: proxyBudgetCacheMilliseconds
+  Proxy__LoopMaxCalls: proxyLoopMaxCalls
+  Proxy__LoopWindowSeconds: proxyLoopWindowSeconds
+  Alerts__TimeoutSeconds: alertsTimeoutSeconds
+  Export__Target: exportTarget
+  Export__BaseUrl: exportBaseUrl
+  Export__EventName: exportEventName
+  Export__TimeoutSeconds: exportTimeoutSeconds
+}
+
+// "eur=1.08, gbp=1.27" -> Pricing__FxToUsd__eur = 1.08, Pricing__FxToUsd__gbp = 1.27. A pair without a
+// rate becomes a value the app refuses at start-up, rather than being dropped without a word.
+var fxPairs = filter(split(pricingFxToUsd, ','), pair => !empty(trim(pair)))
+var fxSettings = toObject(
+  fxPairs,
+  pair => 'Pricing__FxToUsd__${toLower(trim(first(split(pair, '='))))}',
+  pair => contains(pair, '=') ? trim(last(split(pair, '='))) : 'missing-rate-in-${trim(pair)}'
+)
+
+var operatorSettings = union(
+  toObject(filter(items(operatorSettingValues), setting => !empty(setting.value)), setting => setting.key, setting => setting.value),
+  fxSettings
+)
+
+var allowedIpRanges = filter(map(split(allowedIpAddresses, ','), ip => trim(ip)), ip => !empty(ip))
 
 var functionAppName = '${abbrs.webSitesFunctions}api-${resourceToken}'
 var deploymentContainerName = 'app-package-${resourceToken}'
@@ -62,6 +211,19 @@ module storage 'app/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    virtualNetworkSubnetId: restrictNetworkAccess ? network!.outputs.appSubnetId : ''
+    allowedIpRanges: allowedIpRanges
+  }
+}
+
+// Only with restrictNetworkAccess: the subnet the function app is integrated with.
+module network 'app/network.bicep' = if (restrictNetworkAccess) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: '${abbrs.networkVirtualNetworks}${resourceToken}'
+    location: location
+    tags: tags
   }
 }
 
@@ -72,6 +234,9 @@ module keyVault 'app/keyvault.bicep' = {
     name: '${abbrs.keyVaultVaults}${resourceToken}'
     location: location
     tags: tags
+    enablePurgeProtection: enablePurgeProtection
+    virtualNetworkSubnetId: restrictNetworkAccess ? network!.outputs.appSubnetId : ''
+    allowedIpRanges: allowedIpRanges
   }
 }
 
@@ -95,6 +260,7 @@ module rbac 'app/rbac.bicep' = {
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     identityPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
     grantDeployerDataAccess: grantDeployerDataAccess
   }
 }
@@ -114,6 +280,9 @@ module api 'app/function.bicep' = {
     deploymentContainerName: deploymentContainerName
     keyVaultName: keyVault.outputs.name
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    virtualNetworkSubnetId: restrictNetworkAccess ? network!.outputs.appSubnetId : ''
+    operatorSettings: operatorSettings
+    alertsWebhookUrl: alertsWebhookUrl
   }
   // The host starts as soon as the app exists: give its identity storage, Key Vault and
   // telemetry access first.
