@@ -13,7 +13,8 @@ namespace Keybrake.Infra.Tests;
 /// functions.metadata, host.json, worker.config.json, the dashboard bundle inside the assembly, and no local
 /// settings or development secrets.
 /// </summary>
-public sealed class PackageTests(PackageTests.Package package) : IClassFixture<PackageTests.Package>
+[Collection(PackageCollection.Name)]
+public sealed class PackageTests(PackageTests.Package package)
 {
     [Fact]
     public void CleanClone_HadNoNodeModules_AndTheBuildInstalledThem()
@@ -103,7 +104,7 @@ public sealed class PackageTests(PackageTests.Package package) : IClassFixture<P
             && File.ReadAllText(f).Contains("UseDevelopmentStorage=true", StringComparison.Ordinal));
     }
 
-    /// <summary>One clone and one publish for the whole class (a few minutes on a busy machine).</summary>
+    /// <summary>One clone and one publish for the package tests and the real-host test (a few minutes on a busy machine).</summary>
     public sealed class Package : IDisposable
     {
         public const string MarkerSecret = "kbroot_package_test_marker_7f3a91c2";
@@ -179,4 +180,11 @@ public sealed class PackageTests(PackageTests.Package package) : IClassFixture<P
             return output;
         }
     }
+}
+
+/// <summary>The tests that share one packaged app.</summary>
+[CollectionDefinition(Name)]
+public sealed class PackageCollection : ICollectionFixture<PackageTests.Package>
+{
+    public const string Name = "package";
 }
