@@ -87,6 +87,19 @@ public sealed class AzdLayoutTests
     }
 
     [Fact]
+    public void NuGetAuditAdvisories_AreWarningsNotErrors_AndNotSilenced()
+    {
+        // A new advisory must not fail `azd package` of code that built yesterday, and must still be printed.
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(ArmTemplate.RepositoryRoot, "Directory.Build.props"));
+        string Property(string name) => string.Join(";", props.Descendants(name).Select(e => e.Value));
+        Assert.Equal("true", Property("TreatWarningsAsErrors"));
+        var notAsErrors = Property("WarningsNotAsErrors").Split(';', StringSplitOptions.TrimEntries);
+        Assert.All(new[] { "NU1901", "NU1902", "NU1903", "NU1904" }, code => Assert.Contains(code, notAsErrors));
+        Assert.DoesNotContain("NU190", Property("NoWarn"), StringComparison.Ordinal);
+        Assert.DoesNotContain("NuGetAudit>false", File.ReadAllText(Path.Combine(ArmTemplate.RepositoryRoot, "Directory.Build.props")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PostprovisionHook_IsAStrictBashScript()
     {
         var script = File.ReadAllText(Path.Combine(ArmTemplate.RepositoryRoot, "infra", "scripts", "postprovision.sh"));
