@@ -152,6 +152,11 @@ internal sealed class MemoryAuditLog : IAuditLog
         return Task.CompletedTask;
     }
 
+    /// <summary>The reconciler and operator resolution are off the hot path the benchmark measures.</summary>
+    public Task<AuditEntry?> TransitionAsync(
+        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
+        CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {
         Partition p = PartitionOf(denial.PartitionKey);

@@ -97,6 +97,19 @@ public interface IAuditLog
     /// </summary>
     Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Moves one row from the state its caller saw to <paramref name="decide"/>'s outcome, exactly once: the row is
+    /// read with its ETag, <paramref name="decide"/> sees that fresh row and returns null when it is no longer in the
+    /// state the caller acts on (already resolved or settled); otherwise the row is replaced at that ETag in the same
+    /// entity-group transaction as the <paramref name="counters"/> sharing its partition, which move from the row's
+    /// reservation (its <see cref="AuditEntry.CostMicros"/>, 0 if negative) to the returned held amount. Counters in
+    /// other partitions follow once the row is written. A lost race re-reads the row and asks
+    /// <paramref name="decide"/> again. Returns the row written, or null when nothing was written.
+    /// </summary>
+    Task<AuditEntry?> TransitionAsync(
+        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
+        CancellationToken cancellationToken);
+
     /// <summary>A call refused before anything was reserved or forwarded.</summary>
     Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);
 

@@ -91,6 +91,13 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
 
     public async Task<int> RunAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
     {
+        // A rollup is written with its completion marker, and catch-up never re-rolls a complete day: rolling a day
+        // still under way would freeze its morning as the whole day (and the export would ship it).
+        if (date >= DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            throw new KeybrakeException(ErrorKind.Conflict, "day_not_over", $"{date:yyyy-MM-dd} is not over yet (UTC): it can be rolled up from 00:00 UTC the day after.");
+        }
+
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
             new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);

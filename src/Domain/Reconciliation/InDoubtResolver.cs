@@ -29,12 +29,20 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             throw new KeybrakeException(ErrorKind.Conflict, "not_in_doubt", $"Audit entry '{auditId}' is {row.Outcome}, not in_doubt.");
         }
 
-        long cost = 0;
-        if (charged)
+        // A refund costs minus what it gave back (DESIGN §5) and reserved nothing: its resolution takes the refunded
+        // amount as a negative cost_usd, and refuses a positive one (a charge) or none (the proxy never knew the amount).
+        bool refund = IsRefund(row);
+        long? costMicros = null;
+        if (charged && costUsd is not null)
         {
-            cost = costUsd is null ? row.CostMicros
-                : costUsd >= 0 && Usd.TryToMicros(costUsd.Value, out long micros) ? micros
-                : throw KeybrakeException.Invalid("cost_usd", "must be 0 or more with at most 6 decimals.");
+            costMicros = !Usd.TryToMicros(costUsd.Value, out long micros) ? throw KeybrakeException.Invalid("cost_usd", "has at most 6 decimals.")
+                : refund && micros > 0 ? throw KeybrakeException.Invalid("cost_usd", "is minus the refunded amount for a refund (e.g. -5.00 for a 5.00 refund).")
+                : !refund && micros < 0 ? throw KeybrakeException.Invalid("cost_usd", "must be 0 or more with at most 6 decimals.")
+                : micros;
+        }
+        else if (charged && refund)
+        {
+            throw KeybrakeException.Invalid("cost_usd", "is required to resolve a refund as done: minus the refunded amount (e.g. -5.00).");
         }
         else if (costUsd is not null)
         {
@@ -43,15 +51,29 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
 
         VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
         IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
-        AuditEntry resolved = row with
+
+        // Decided on the row as storage holds it at the ETag written against: a double-click, or the reconciler
+        // resolving it meanwhile, finds it no longer in doubt and is refused, so the counters move once.
+        AuditEntry resolved = await audit.TransitionAsync(tenant, auditId, counters, current =>
         {
-            Outcome = charged ? AuditOutcome.Forwarded : AuditOutcome.Error,
-            Reason = charged ? "resolved: charged" : "resolved: not charged",
-            CostMicros = cost,
-            CostSource = CostSource.Settled,
-        };
-        await audit.CompleteAsync(resolved, new Reservation(row.CostMicros, counters, null, null), cost, releaseIdempotencyKey: false, cancellationToken);
+            if (current.Outcome != AuditOutcome.InDoubt)
+            {
+                return null;
+            }
+
+            long cost = charged ? costMicros ?? current.CostMicros : 0;
+            return (current with
+            {
+                Outcome = charged ? AuditOutcome.Forwarded : AuditOutcome.Error,
+                Reason = charged ? "resolved: charged" : "resolved: not charged",
+                CostMicros = cost,
+                CostSource = CostSource.Settled,
+            }, Math.Max(0, cost)); // refunds never free cap: caps count gross spend
+        }, cancellationToken) ?? throw new KeybrakeException(ErrorKind.Conflict, "not_in_doubt", $"Audit entry '{auditId}' is no longer in_doubt.");
         await rollups.RefreshClosedDayAsync(tenant, row.Timestamp, cancellationToken);
         return resolved;
     }
+
+    private static bool IsRefund(AuditEntry row) =>
+        row.Vendor == "stripe" && row.Operation is string operation && Vendors.StripeVendor.Bound(row.Method, operation) == Vendors.StripeVendor.BoundKind.Refund;
 }

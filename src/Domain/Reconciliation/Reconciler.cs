@@ -57,17 +57,29 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
                         long? found = await TryInDoubtCostAsync(row, cancellationToken);
                         if (found is long cost)
                         {
-                            await SettleAsync(row with
+                            // The snapshot may be stale (read once per tenant-day; an operator may have resolved the row
+                            // since): the transition applies only while the row is still in doubt.
+                            if (await SettleAsync(row, cost, current => current.Outcome == AuditOutcome.InDoubt, current => current with
+                                {
+                                    Outcome = cost > 0 ? AuditOutcome.Forwarded : AuditOutcome.Error,
+                                    Reason = cost > 0 ? "resolved by reconciler: charged" : "resolved by reconciler: not charged",
+                                }, cancellationToken))
                             {
-                                Outcome = cost > 0 ? AuditOutcome.Forwarded : AuditOutcome.Error,
-                                Reason = cost > 0 ? "resolved by reconciler: charged" : "resolved by reconciler: not charged",
-                            }, cost, cancellationToken);
-                            resolved++;
+                                resolved++;
+                            }
                         }
                         else if (row.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true)
                         {
-                            await audit.CompleteAsync(row with { Reason = (row.Reason ?? "in_doubt") + FlagSuffix }, Reservation.None, 0, false, cancellationToken);
-                            flagged++;
+                            // Flagging keeps the reservation; written only on a row still in doubt, so a stale snapshot
+                            // never brings a resolved row back.
+                            AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, [], current =>
+                                current.Outcome == AuditOutcome.InDoubt && current.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true
+                                    ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, Math.Max(0, current.CostMicros))
+                                    : null, cancellationToken);
+                            if (marked is not null)
+                            {
+                                flagged++;
+                            }
                         }
 
                         continue;
@@ -82,8 +94,11 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
                             continue;
                         }
 
-                        await SettleAsync(row, cost.Value, cancellationToken);
-                        settled++;
+                        if (await SettleAsync(row, cost.Value, current => current.Outcome == AuditOutcome.Forwarded && current.CostSource == CostSource.Estimated,
+                                current => current, cancellationToken))
+                        {
+                            settled++;
+                        }
                     }
                     catch (Exception e) when (e is HttpRequestException or TimeoutException or Common.KeybrakeException)
                     {
@@ -112,23 +127,30 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
 
     public const string FlagSuffix = "; flagged by reconciler";
 
-    private async Task SettleAsync(AuditEntry row, long costMicros, CancellationToken cancellationToken)
+    /// <summary>Settles a row still in the state <paramref name="due"/> accepts; false when another writer got there first.</summary>
+    private async Task<bool> SettleAsync(
+        AuditEntry row, long costMicros, Func<AuditEntry, bool> due, Func<AuditEntry, AuditEntry> shape, CancellationToken cancellationToken)
     {
         VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
         IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
 
         // The counters hold the estimate; settling moves them to the real cost in the same transaction as the row.
-        var reservation = new Reservation(row.CostMicros, counters, null, null);
-        AuditEntry settled = row with
-        {
-            CostMicros = costMicros,
-            CostSource = CostSource.Settled,
+        AuditEntry? settled = await audit.TransitionAsync(row.Tenant, row.Id, counters, current => due(current)
+            ? (shape(current) with
+            {
+                CostMicros = costMicros,
+                CostSource = CostSource.Settled,
 
-            // The counters held the reservation (the row's estimate); a real cost above it passed the bound.
-            OvershootMicros = costMicros > Math.Max(0, row.CostMicros) ? costMicros - Math.Max(0, row.CostMicros) : row.OvershootMicros,
-        };
-        await audit.CompleteAsync(settled, reservation, Math.Max(0, costMicros), releaseIdempotencyKey: false, cancellationToken);
+                // The counters held the reservation (the row's estimate); a real cost above it passed the bound.
+                OvershootMicros = costMicros > Math.Max(0, current.CostMicros) ? costMicros - Math.Max(0, current.CostMicros) : current.OvershootMicros,
+            }, Math.Max(0, costMicros))
+            : null, cancellationToken);
+        if (settled is null)
+        {
+            return false;
+        }
 
         await rollups.RefreshClosedDayAsync(row.Tenant, row.Timestamp, cancellationToken);
+        return true;
     }
 }

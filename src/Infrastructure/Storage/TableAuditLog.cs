@@ -103,6 +103,100 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         await AdjustAsync(table, primary, [.. moved.Where(c => c.Partition == primary)], delta, extra, cancellationToken);
     }
 
+    public async Task<AuditEntry?> TransitionAsync(
+        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
+        CancellationToken cancellationToken)
+    {
+        if (AuditEntry.TimeOfId(id) is not DateTimeOffset at || id.StartsWith('~'))
+        {
+            return null;
+        }
+
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        string partition = AuditEntry.PartitionFor(tenant, at);
+        List<CapCounter> local = [.. counters.Where(c => c.Partition == partition)];
+        (AuditEntry Outcome, long Delta)? written = null;
+
+        SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            for (int attempt = 0; attempt < MaxAttempts && written is null; attempt++)
+            {
+                NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, id, cancellationToken: cancellationToken);
+                if (!entity.HasValue)
+                {
+                    return null;
+                }
+
+                AuditEntry current = AuditEntities.FromEntity(entity.Value!);
+                if (decide(current) is not (AuditEntry outcome, long held))
+                {
+                    return null;
+                }
+
+                if (outcome.PartitionKey != partition || outcome.Id != id)
+                {
+                    throw new InvalidOperationException("A transition rewrites its own row, in its own partition.");
+                }
+
+                // The reservation is what the row read at this ETag says it holds, not what the caller saw earlier.
+                long delta = held - Math.Max(0, current.CostMicros);
+                var states = new List<(string Row, long Used, ETag ETag)>();
+                if (delta != 0)
+                {
+                    foreach (CapCounter counter in local)
+                    {
+                        (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
+                        states.Add((counter.Row, used, etag));
+                    }
+                }
+
+                List<TableTransactionAction> actions =
+                [
+                    new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), entity.Value!.ETag),
+                    .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag)),
+                ];
+                try
+                {
+                    Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+                    Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
+                    written = (outcome, delta);
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 412)
+                {
+                    // Someone else moved the row first (another resolve, the reconciler, the proxy's own outcome): read it again.
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index < actions.Count && e.Status is 409 or 412)
+                {
+                    _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
+                    await ConflictBackoffAsync(attempt, cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+
+        if (written is not (AuditEntry done, long moved))
+        {
+            throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
+        }
+
+        // Counters in other partitions (monthly, cross-tenant) follow the row, which is the record that the transition
+        // happened: a failure here leaves them holding the reservation (over-counted, never applied twice).
+        foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != partition).GroupBy(c => c.Partition))
+        {
+            if (moved != 0)
+            {
+                await AdjustAsync(table, group.Key, [.. group], moved, extra: [], cancellationToken);
+            }
+        }
+
+        return done;
+    }
+
     public async Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);

@@ -152,6 +152,34 @@ public sealed class ReconcilerTests : IAsyncLifetime
             .Single(r => r.Str("level") == "tenant").GetProperty("cost_usd").GetDecimal();
 
     [Fact]
+    public async Task InDoubtRefund_IsResolvedAsANegativeCost_AndNeverFreesCap_AndAPositiveOrMissingAmountIsRefused()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:refunds:run-7", "stripe", "POST /v1/payment_intents", "POST /v1/refunds");
+        HttpResponseMessage charge = await ChargeAsync(key, 900);
+        string paymentIntent = (await Json.ReadAsync(charge)).Str("id");
+        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
+        using HttpClient agent = Agent(key);
+        HttpResponseMessage timedOut = await agent.PostAsync("v1/refunds", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["payment_intent"] = paymentIntent, ["amount"] = "500",
+        }));
+        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
+        Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
+        string refundId = timedOut.Headers.GetValues("X-Keybrake-Audit-Id").Single();
+        using HttpClient root = _proxy.Host.Client();
+
+        HttpResponseMessage positive = await root.PostAsJsonAsync($"/v1/audit/acme/{refundId}/resolve", new { charged = true, cost_usd = 5 });
+        HttpResponseMessage missing = await root.PostAsJsonAsync($"/v1/audit/acme/{refundId}/resolve", new { charged = true });
+        Assert.Equal(("in_doubt", 0L), ((await _proxy.AuditRowAsync(refundId)).GetString("Outcome"), (await _proxy.AuditRowAsync(refundId)).GetInt64("CostMicros")!.Value));
+        HttpResponseMessage resolved = await root.PostAsJsonAsync($"/v1/audit/acme/{refundId}/resolve", new { charged = true, cost_usd = -5 });
+
+        Assert.Equal((HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, HttpStatusCode.OK), (positive.StatusCode, missing.StatusCode, resolved.StatusCode));
+        TableEntity row = await _proxy.AuditRowAsync(refundId);
+        Assert.Equal(("forwarded", -5_000_000L, "settled"), (row.GetString("Outcome"), row.GetInt64("CostMicros")!.Value, row.GetString("CostSource")));
+        Assert.Equal(9m, await SpentTodayAsync(key));
+    }
+
+    [Fact]
     public async Task Resolve_IsScopedToTheTenantAndValidated()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-4", "stripe", "POST /v1/payment_intents");
