@@ -27,8 +27,9 @@ public sealed class TenantPrefixPairTests : IAsyncLifetime
         _root = _proxy.Host.Client();
         _acme = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("acme"));
         _acme2 = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("acme2"));
-        _acmeKey = await _proxy.IssueKeyAsync("acme:billing-agent:pair:run-1", "stripe", "POST /v1/payment_intents");
-        _acme2Key = await _proxy.IssueKeyAsync("acme2:billing-agent:pair:run-1", "stripe", "POST /v1/payment_intents");
+        // Keys outlive the day the clock moves on below.
+        _acmeKey = await _proxy.Host.IssueKeyAsync("acme:billing-agent:pair:run-1", "stripe", 500m, ["POST /v1/payment_intents"], ttl: "7d");
+        _acme2Key = await _proxy.Host.IssueKeyAsync("acme2:billing-agent:pair:run-1", "stripe", 500m, ["POST /v1/payment_intents"], ttl: "7d");
 
         // Data of both tenants in every table: audit rows, counters, budgets (root's and the tenant's own), alerts, rollups, billing, plans.
         await Ok(_root.PutAsync("/v1/budgets/acme2:", Json.Content(new { daily_usd = 30, alert_thresholds = new[] { 0.5 } })));
@@ -38,6 +39,9 @@ public sealed class TenantPrefixPairTests : IAsyncLifetime
         _acme2AuditId = await ChargeAsync(_acme2Key);
         await Ok(_root.PutAsync("/v1/tenants/acme2", Json.Content(new { plan = "team" })));
         await Ok(_root.PutAsync("/v1/tenants/acme2/billing", Json.Content(new { stripe_customer_id = "cus_acme2" })));
+
+        // A day is rolled up once it is over.
+        _proxy.Host.Time.Advance(TimeSpan.FromDays(1));
         await Ok(_root.PostAsync("/v1/rollups/" + Date, null));
     }
 
