@@ -30,6 +30,10 @@ public sealed record KeyView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public object? LoopBreaker { get; init; }
 
+    /// <summary>The vendor account (Stripe connected account) the key is bound to, when it was issued with one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VendorAccount { get; init; }
+
     public static KeyView From(VaultKey key, DateTimeOffset now, string? secret = null) => new(
         key.Id,
         key.Label,
@@ -45,5 +49,6 @@ public sealed record KeyView(
         secret)
     {
         LoopBreaker = key.Loop is null ? null : new { max_calls = key.Loop.MaxCalls, window_seconds = key.Loop.WindowSeconds },
+        VendorAccount = key.VendorAccount,
     };
 }

@@ -37,6 +37,19 @@ public sealed class VendorLookup(
         return vendor.InDoubtCost(found.RootElement);
     }
 
+    /// <summary>One object read with the tenant's real credentials, for its owner tag; null when the vendor has no such object.</summary>
+    public async Task<JsonDocument?> FindAsync(VendorDefinition vendor, string tenant, IReadOnlyList<string> path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetAsync(vendor, tenant, path, null, cancellationToken);
+        }
+        catch (HttpRequestException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     /// <summary>A GET to the vendor with the tenant's real credentials; anything but 2xx is an error.</summary>
     private async Task<JsonDocument> GetAsync(VendorDefinition vendor, string tenant, IReadOnlyList<string> path, string? query, CancellationToken cancellationToken)
     {
@@ -56,7 +69,7 @@ public sealed class VendorLookup(
         using HttpResponseMessage response = await httpClients.CreateClient(ProxyPipeline.HttpClientName(vendor.Name)).SendAsync(request, timeout.Token);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a reconciler lookup.");
+            throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a lookup.", null, response.StatusCode);
         }
 
         return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token));

@@ -18,6 +18,7 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Alerts = "alerts";
     public const string Rollups = "rollups";
     public const string Exports = "exports";
+    public const string Owners = "owners";
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 
