@@ -19,6 +19,13 @@ public sealed partial class ObjectOwnershipGuard(
     ISecretProvider secrets,
     ILogger<ObjectOwnershipGuard> logger)
 {
+    /// <summary>
+    /// How much of a vendor answer is read to filter or record it on a shared account. A Stripe list page
+    /// holds at most 100 objects, each with at most 50 metadata entries of 500 characters: a few MB even
+    /// expanded. A larger answer is withheld (lists) or left unrecorded (creates), never passed unfiltered.
+    /// </summary>
+    public const int MaxFilteredResponseBytes = (8 * 1024 * 1024) - 1;
+
     public async Task<OwnershipCheck> CheckAsync(
         AuthorizedCall authorized, ProxyCall call, string? query, string? accountHeader,
         IReadOnlyDictionary<string, string> secretValues, CancellationToken cancellationToken)
@@ -294,6 +301,9 @@ public sealed class OwnershipCheck(ObjectOwnershipGuard guard, VendorDefinition 
 
     /// <summary>Whether the vendor's answer must be read whole (to record a create or filter a list).</summary>
     public bool NeedsResponseBody => IsShared && (Scope.Creates || Scope.List == ListScope.Filter);
+
+    /// <summary>How much of a 2xx answer the pipeline must read whole: more for a list to filter, 0 when nothing is needed.</summary>
+    public int ResponseReadLimit => IsShared && Scope.List == ListScope.Filter ? ObjectOwnershipGuard.MaxFilteredResponseBytes : 0;
 
     /// <summary>The vendor's account header is the proxy's to set: the client's copy never goes upstream.</summary>
     public void ApplyHeaders(HttpRequestMessage upstream)

@@ -185,8 +185,9 @@ public sealed partial class ProxyPipeline(
             upstreamBody = await response.Content.ReadAsStreamAsync(upstreamToken);
             if (status is >= 200 and < 300 && (vendor.CostNeedsResponseBody(call) || owned.NeedsResponseBody))
             {
-                buffer = ArrayPool<byte>.Shared.Rent(MaxParsedResponseBytes + 1);
-                (buffered, bufferedWhole) = await FillAsync(upstreamBody, buffer, MaxParsedResponseBytes, upstreamToken);
+                int limit = Math.Max(MaxParsedResponseBytes, owned.ResponseReadLimit);
+                buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+                (buffered, bufferedWhole) = await FillAsync(upstreamBody, buffer, limit, upstreamToken);
             }
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
