@@ -39,11 +39,11 @@ internal sealed class MemoryKeyStore : IVaultKeyStore
 
     public Task<KeyPage> ListAsync(KeyQuery query, CancellationToken cancellationToken) => throw NotInBench();
 
-    public Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken) => throw NotInBench();
+    public Task<bool> RevokeAsync(string id, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken) => throw NotInBench();
 
     public Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken) => throw NotInBench();
 
-    public Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, CancellationToken cancellationToken) => throw NotInBench();
+    public Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken) => throw NotInBench();
 
     internal static NotSupportedException NotInBench() => new("The benchmark's in-memory stores serve the proxy's hot path only.");
 }
@@ -208,11 +208,17 @@ internal sealed class MemoryBudgetStore : IBudgetStore
 {
     private readonly ConcurrentDictionary<(string Scope, string Prefix), Budget> _budgets = new();
 
-    public Task PutAsync(Budget budget, CancellationToken cancellationToken)
+    public Task<bool> PutAsync(Budget budget, CancellationToken cancellationToken)
     {
         _budgets[(budget.Scope, budget.Prefix)] = budget;
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
+
+    public Task<Budget?> GetAsync(string prefix, CancellationToken cancellationToken) =>
+        Task.FromResult(_budgets.Values.FirstOrDefault(b => b.Prefix == prefix));
+
+    public Task<bool> DeleteAsync(Budget budget, CancellationToken cancellationToken) =>
+        Task.FromResult(_budgets.TryRemove((budget.Scope, budget.Prefix), out _));
 
     public Task<IReadOnlyList<Budget>> ListAsync(string? scope, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<Budget>>([.. _budgets.Where(b => scope is null || b.Key.Scope == scope).Select(b => b.Value)]);

@@ -36,7 +36,7 @@ internal sealed class FakeRequest
 
     public string Body { get; }
 
-    /// <summary>Form fields in the order they were sent (empty unless form-encoded).</summary>
+    /// <summary>Body fields in the order they were sent (empty unless the body was read as parameters, see FakeVendor).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> FormFields { get; }
 
     /// <summary>Query string fields in order.</summary>
@@ -51,22 +51,28 @@ internal sealed class FakeRequest
     public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
 
     /// <summary>
-    /// Parameters for the request: form fields for a form-encoded body, otherwise the query string.
+    /// Parameters as the real vendors read them. Rule (Rack's <c>request.params</c>, which Stripe's API
+    /// follows): the query string and the body are merged, query first, so that where a name is given in
+    /// both the body's value wins. Twilio reads both places too (its docs show query-string examples).
     /// </summary>
-    public IReadOnlyList<KeyValuePair<string, string>> Parameters => FormFields.Count > 0 ? FormFields : QueryFields;
+    public IReadOnlyList<KeyValuePair<string, string>> Parameters => [.. QueryFields, .. FormFields];
 
-    /// <summary>First value of a parameter, or null.</summary>
+    /// <summary>
+    /// The value of a parameter, or null. Rule (Rack, Stripe): when a name is repeated the last value wins
+    /// (<c>amount=1&amp;amount=5000</c> is 5000), whichever place it came from.
+    /// </summary>
     public string? Param(string name)
     {
+        string? value = null;
         foreach (var pair in Parameters)
         {
             if (string.Equals(pair.Key, name, StringComparison.Ordinal))
             {
-                return pair.Value;
+                value = pair.Value;
             }
         }
 
-        return null;
+        return value;
     }
 
     /// <summary>

@@ -180,7 +180,7 @@ public sealed class FakeResend : FakeVendor
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(request.Body);
+            node = JsonNode.Parse(request.Body, documentOptions: LenientJson);
         }
         catch (JsonException)
         {
@@ -205,12 +205,19 @@ public sealed class FakeResend : FakeVendor
         };
     }
 
+    /// <summary>
+    /// Rule: bodies are read as JSON whatever their content type says, leniently (comments and trailing
+    /// commas allowed; a byte-order mark was already dropped by the reader). The proxy must refuse what it
+    /// would read otherwise.
+    /// </summary>
+    private static readonly JsonDocumentOptions LenientJson = new() { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip };
+
     private VendorResponse SendBatch(FakeRequest request)
     {
         JsonNode? node;
         try
         {
-            node = JsonNode.Parse(request.Body);
+            node = JsonNode.Parse(request.Body, documentOptions: LenientJson);
         }
         catch (JsonException)
         {

@@ -31,6 +31,8 @@ public sealed class FakeStripe : FakeVendor
     private readonly List<string> _customerOrder = [];
     private readonly List<StripeMeterEvent> _meterEvents = [];
     private readonly Dictionary<string, StripeIdempotencySlot> _idempotency = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonObject> _invoices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (long UnitAmount, string Currency)> _prices = new(StringComparer.Ordinal);
 
     private FakeStripe(FakeStripeOptions options)
         : base(options)
@@ -57,6 +59,42 @@ public sealed class FakeStripe : FakeVendor
             }
         }
     }
+
+    /// <summary>Seeds an open invoice of <paramref name="amountDue"/> (minor units) that <c>POST /v1/invoices/{id}/pay</c> charges.</summary>
+    public string AddInvoice(long amountDue, string currency)
+    {
+        var id = FakeIds.Stripe("in_");
+        lock (_state)
+        {
+            _invoices[id] = new JsonObject
+            {
+                ["id"] = id,
+                ["object"] = "invoice",
+                ["amount_due"] = amountDue,
+                ["amount_paid"] = 0L,
+                ["amount_remaining"] = amountDue,
+                ["currency"] = currency,
+                ["status"] = "open",
+                ["livemode"] = false,
+            };
+        }
+
+        return id;
+    }
+
+    /// <summary>Seeds a recurring price a subscription item can name (<c>items[0][price]</c>).</summary>
+    public string AddPrice(long unitAmount, string currency)
+    {
+        var id = FakeIds.Stripe("price_");
+        lock (_state)
+        {
+            _prices[id] = (unitAmount, currency);
+        }
+
+        return id;
+    }
+
+    private protected override bool ReadsJsonBodyAsParameters => true;
 
     public static Task<FakeStripe> StartAsync(FakeStripeOptions? options = null, CancellationToken cancellationToken = default) =>
         StartAsync(new FakeStripe(options ?? new FakeStripeOptions()), cancellationToken);
@@ -224,6 +262,9 @@ public sealed class FakeStripe : FakeVendor
             ["v1", "transfers"] when post => CreateSimpleMoneyObject(request, "transfer", "tr_"),
             ["v1", "billing", "meter_events"] when post => CreateMeterEvent(request),
             ["v1", "customers", var id] when get => _customers.TryGetValue(id, out var customer) ? Ok(customer.DeepClone(), id) : RetrieveCustomer(id),
+            ["v1", "invoices", var id] when get => _invoices.TryGetValue(id, out var invoice) ? Ok(invoice.DeepClone(), id) : NoSuch("invoice", id, "invoice"),
+            ["v1", "invoices", var id, "pay"] when post => PayInvoice(id),
+            ["v1", "subscriptions"] when post => CreateSubscription(request),
             _ => Error(404, "invalid_request_error",
                 $"Unrecognized request URL ({request.Method}: {request.Path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."),
         };
@@ -260,6 +301,99 @@ public sealed class FakeStripe : FakeVendor
         }
 
         return Ok(RenderPaymentIntent(pi, request.ListParam("expand"), hideBalanceTransaction: false), pi.Id, amount, currency);
+    }
+
+    /// <summary>Charges what remains on an open invoice, in full: Stripe's <c>pay</c> with the default payment method.</summary>
+    private VendorResponse PayInvoice(string id)
+    {
+        if (!_invoices.TryGetValue(id, out var invoice))
+        {
+            return NoSuch("invoice", id, "invoice");
+        }
+
+        var remaining = (long)invoice["amount_remaining"]!;
+        if ((string?)invoice["status"] != "open" || remaining <= 0)
+        {
+            return Error(400, "invalid_request_error", "Invoice is already paid.", code: "invoice_not_open");
+        }
+
+        invoice["amount_paid"] = (long)invoice["amount_paid"]! + remaining;
+        invoice["amount_remaining"] = 0L;
+        invoice["status"] = "paid";
+        return Ok(invoice.DeepClone(), id, remaining, (string)invoice["currency"]!);
+    }
+
+    /// <summary>
+    /// Creates an active subscription and charges its first invoice at once: Σ unit amount × quantity over
+    /// <c>items[N][price]</c> / <c>items[N][quantity]</c>. <c>latest_invoice</c> is the invoice id unless expanded.
+    /// </summary>
+    private VendorResponse CreateSubscription(FakeRequest request)
+    {
+        var items = new SortedDictionary<string, (string? Price, string? Quantity)>(StringComparer.Ordinal);
+        foreach (var (key, value) in request.Parameters)
+        {
+            if (key.StartsWith("items[", StringComparison.Ordinal) && key.IndexOf("][", StringComparison.Ordinal) is var split and > 6 && key.EndsWith(']'))
+            {
+                var index = key[6..split];
+                var field = key[(split + 2)..^1];
+                items.TryGetValue(index, out var item);
+                items[index] = field switch
+                {
+                    "price" => (value, item.Quantity),
+                    "quantity" => (item.Price, value),
+                    _ => item,
+                };
+            }
+        }
+
+        if (items.Count == 0)
+        {
+            return MissingParam("items");
+        }
+
+        long total = 0;
+        string? currency = null;
+        foreach (var (price, quantityText) in items.Values)
+        {
+            if (price is null || !_prices.TryGetValue(price, out var known))
+            {
+                return NoSuch("price", price ?? string.Empty, "items[0][price]");
+            }
+
+            long quantity = 1;
+            if (quantityText is not null && (!long.TryParse(quantityText.Trim(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out quantity) || quantity < 1 || quantity > 10_000))
+            {
+                return Error(400, "invalid_request_error", $"Invalid integer: {quantityText}", code: "parameter_invalid_integer", param: "quantity");
+            }
+
+            currency ??= known.Currency;
+            total += known.UnitAmount * quantity;
+        }
+
+        var invoiceId = FakeIds.Stripe("in_");
+        var invoice = new JsonObject
+        {
+            ["id"] = invoiceId,
+            ["object"] = "invoice",
+            ["amount_due"] = total,
+            ["amount_paid"] = total,
+            ["amount_remaining"] = 0,
+            ["currency"] = currency,
+            ["status"] = "paid",
+            ["livemode"] = false,
+        };
+        _invoices[invoiceId] = invoice;
+        var subscriptionId = FakeIds.Stripe("sub_");
+        var body = new JsonObject
+        {
+            ["id"] = subscriptionId,
+            ["object"] = "subscription",
+            ["status"] = "active",
+            ["currency"] = currency,
+            ["latest_invoice"] = Expands(request.ListParam("expand"), "latest_invoice") ? invoice.DeepClone() : invoiceId,
+            ["livemode"] = false,
+        };
+        return Ok(body, subscriptionId, total, currency);
     }
 
     private VendorResponse ConfirmExisting(FakeRequest request, string id)
@@ -897,7 +1031,7 @@ public sealed class FakeStripe : FakeVendor
             return (0, string.Empty, MissingParam("amount"));
         }
 
-        if (!long.TryParse(amountText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var amount))
+        if (LenientInteger(amountText) is not long amount)
         {
             return (0, string.Empty, Error(400, "invalid_request_error", $"Invalid integer: {amountText}",
                 code: "parameter_invalid_integer", param: "amount"));
@@ -909,7 +1043,7 @@ public sealed class FakeStripe : FakeVendor
                 code: "parameter_invalid_integer", param: "amount"));
         }
 
-        var currency = request.Param("currency");
+        var currency = request.Param("currency")?.Trim();
         if (string.IsNullOrEmpty(currency))
         {
             return (0, string.Empty, MissingParam("currency"));
@@ -922,6 +1056,23 @@ public sealed class FakeStripe : FakeVendor
         }
 
         return (amount, currency.ToLowerInvariant(), null);
+    }
+
+    /// <summary>
+    /// Rule: integers are read as leniently as a forgiving server might: surrounding spaces, a sign, leading
+    /// zeros, '_' digit separators, and decimal or exponent forms of a whole number ("1e3", "1000.0") are all
+    /// accepted. The proxy must bound (or refuse) every one of these forms.
+    /// </summary>
+    internal static long? LenientInteger(string text)
+    {
+        var trimmed = text.Trim().Replace("_", string.Empty, StringComparison.Ordinal);
+        if (decimal.TryParse(trimmed, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value == decimal.Truncate(value) &&
+            value is >= long.MinValue and <= long.MaxValue)
+        {
+            return (long)value;
+        }
+
+        return null;
     }
 
     private static bool IsTrue(string? value) => string.Equals(value, "true", StringComparison.OrdinalIgnoreCase);

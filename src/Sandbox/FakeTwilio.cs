@@ -26,7 +26,8 @@ public sealed record FakeTwilioMessage(
     string Status,
     decimal? PriceUsd,
     int? ErrorCode,
-    DateTimeOffset DateCreated);
+    DateTimeOffset DateCreated,
+    int Media = 0);
 
 /// <summary>
 /// Fake Twilio REST API (2010-04-01 Messages): Basic auth AccountSid:AuthToken, form-encoded
@@ -72,6 +73,9 @@ public sealed class FakeTwilio : FakeVendor
             }
         }
     }
+
+    /// <summary>Rule: like Stripe, Twilio reads the query string and the body together (<see cref="FakeRequest.Parameters"/>).</summary>
+    private protected override bool ReadsJsonBodyAsParameters => true;
 
     public static Task<FakeTwilio> StartAsync(FakeTwilioOptions? options = null, CancellationToken cancellationToken = default) =>
         StartAsync(new FakeTwilio(options ?? new FakeTwilioOptions()), cancellationToken);
@@ -197,7 +201,9 @@ public sealed class FakeTwilio : FakeVendor
             return TwilioError(400, 21603, "A 'From' phone number is required.");
         }
 
-        if (string.IsNullOrEmpty(body) && request.Param("MediaUrl") is null)
+        // Rule: every MediaUrl given (the parameter repeats, one per attachment) makes it a media message.
+        var media = request.Parameters.Count(p => p.Key.StartsWith("MediaUrl", StringComparison.Ordinal));
+        if (string.IsNullOrEmpty(body) && media == 0)
         {
             return TwilioError(400, 21602, "Message body is required.");
         }
@@ -219,7 +225,8 @@ public sealed class FakeTwilio : FakeVendor
             viaService ? "accepted" : "queued",
             null,
             null,
-            request.ReceivedAt);
+            request.ReceivedAt,
+            media);
         _messages[message.Sid] = message;
         _order.Add(message.Sid);
 
@@ -227,7 +234,7 @@ public sealed class FakeTwilio : FakeVendor
         decimal? settled = null;
         if (Options.SettleImmediately)
         {
-            settled = Price(message.Segments.Segments, Options.PricePerSegmentUsd);
+            settled = PriceOf(message);
             _messages[message.Sid] = message with { Status = "delivered", PriceUsd = settled };
         }
 
@@ -296,7 +303,7 @@ public sealed class FakeTwilio : FakeVendor
             }
 
             price = failedErrorCode is null
-                ? Price(message.Segments.Segments, Options.PricePerSegmentUsd)
+                ? PriceOf(message)
                 : Price(1, Options.FailedMessagePriceUsd);
             _messages[messageSid] = message with
             {
@@ -324,7 +331,7 @@ public sealed class FakeTwilio : FakeVendor
             ["status"] = message.Status,
             ["direction"] = "outbound-api",
             ["num_segments"] = segments.ToString(CultureInfo.InvariantCulture),
-            ["num_media"] = "0",
+            ["num_media"] = message.Media.ToString(CultureInfo.InvariantCulture),
             ["price"] = message.PriceUsd is { } price ? "-" + price.ToString("0.00000", CultureInfo.InvariantCulture) : null,
             ["price_unit"] = "USD",
             ["error_code"] = message.ErrorCode,
@@ -338,6 +345,10 @@ public sealed class FakeTwilio : FakeVendor
             ["subresource_uris"] = new JsonObject { ["media"] = uri[..^".json".Length] + "/Media.json" },
         };
     }
+
+    /// <summary>Rule: segments × the per-segment price, plus the media price for a media message.</summary>
+    private decimal PriceOf(FakeTwilioMessage message) =>
+        Price(message.Segments.Segments, Options.PricePerSegmentUsd) + (message.Media > 0 ? Options.PricePerMediaMessageUsd : 0m);
 
     private static decimal Price(int segments, decimal perSegment) =>
         decimal.Round(segments * perSegment, 5, MidpointRounding.AwayFromZero);

@@ -6,6 +6,7 @@ public sealed class FakeTwilioOptions : FakeVendorOptions
     private decimal _pricePerSegmentUsd = 0.0083m;
     private decimal _failedMessagePriceUsd = 0.001m;
     private bool _settleImmediately;
+    private decimal _pricePerMediaMessageUsd = 0.0200m;
 
     /// <summary>The account SID the fake accepts; default "AC" + 32 random hex digits.</summary>
     public string? AccountSid { get; init; }
@@ -18,6 +19,13 @@ public sealed class FakeTwilioOptions : FakeVendorOptions
     {
         get { lock (Gate) { return _pricePerSegmentUsd; } }
         set { lock (Gate) { _pricePerSegmentUsd = value; } }
+    }
+
+    /// <summary>Settled price of a media (MMS) message in USD on top of its text's segments (default 0.0200).</summary>
+    public decimal PricePerMediaMessageUsd
+    {
+        get { lock (Gate) { return _pricePerMediaMessageUsd; } }
+        set { lock (Gate) { _pricePerMediaMessageUsd = value; } }
     }
 
     /// <summary>Settled price of a failed message in USD (default 0.001).</summary>

@@ -244,14 +244,18 @@ public abstract class FakeVendor : IAsyncDisposable
         }
     }
 
-    private static async Task<FakeRequest> ReadRequestAsync(HttpContext context, DateTimeOffset receivedAt)
+    /// <summary>
+    /// Whether a JSON object body is read as parameters too (its top-level strings and numbers). Rule: API
+    /// stacks often add a JSON body parser next to the form one; a fake that does so checks that the proxy
+    /// refuses what it cannot read rather than assuming the vendor ignores it.
+    /// </summary>
+    private protected virtual bool ReadsJsonBodyAsParameters => false;
+
+    private async Task<FakeRequest> ReadRequestAsync(HttpContext context, DateTimeOffset receivedAt)
     {
         var http = context.Request;
-        string body;
-        using (var reader = new StreamReader(http.Body, Encoding.UTF8))
-        {
-            body = await reader.ReadToEndAsync(context.RequestAborted);
-        }
+        using var raw = new MemoryStream();
+        await http.Body.CopyToAsync(raw, context.RequestAborted);
 
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var header in http.Headers)
@@ -259,9 +263,6 @@ public abstract class FakeVendor : IAsyncDisposable
             headers[header.Key] = header.Value.ToString();
         }
 
-        var isForm = http.ContentType is { } contentType
-            && contentType.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
-        var query = http.QueryString.Value ?? string.Empty;
         var path = (http.PathBase + http.Path).ToUriComponent();
         var rawTarget = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (rawTarget is not null && rawTarget.StartsWith('/'))
@@ -270,15 +271,84 @@ public abstract class FakeVendor : IAsyncDisposable
             path = q < 0 ? rawTarget : rawTarget[..q];
         }
 
+        return Read(http.Method, path, http.QueryString.Value ?? string.Empty, headers, raw.ToArray(), ReadsJsonBodyAsParameters, receivedAt);
+    }
+
+    /// <summary>
+    /// A request as the fake reads it, from its parts: the one place the fakes' parsing rules live, used by
+    /// the servers and by tests that need to know what a vendor would make of a request without sending it.
+    /// </summary>
+    internal static FakeRequest Read(
+        string method, string path, string query, IReadOnlyDictionary<string, string> headers, byte[] raw, bool readsJsonBodyAsParameters, DateTimeOffset receivedAt)
+    {
+        if (headers.TryGetValue("Content-Encoding", out var encoding) && encoding.Contains("gzip", StringComparison.OrdinalIgnoreCase))
+        {
+            // Rule: a gzip-encoded body is inflated before it is parsed, as front ends in front of APIs often do.
+            try
+            {
+                using var inflated = new MemoryStream();
+                using (var gzip = new System.IO.Compression.GZipStream(new MemoryStream(raw), System.IO.Compression.CompressionMode.Decompress))
+                {
+                    gzip.CopyTo(inflated);
+                }
+
+                raw = inflated.ToArray();
+            }
+            catch (InvalidDataException)
+            {
+                // Not gzip after all: parsed as sent.
+            }
+        }
+
+        // Rule: a UTF-8 byte-order mark is dropped and bytes that are not UTF-8 become U+FFFD, as a lenient server does.
+        string body;
+        using (var reader = new StreamReader(new MemoryStream(raw), Encoding.UTF8))
+        {
+            body = reader.ReadToEnd();
+        }
+
+        // Rule (Rack's form_data?): a POST without a content type is read as a form, like an urlencoded one
+        // whatever its charset parameter says.
+        headers.TryGetValue("Content-Type", out var contentType);
+        var isForm = contentType is not null
+            ? contentType.TrimStart().StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+            : HttpMethods.IsPost(method);
+        var isJson = readsJsonBodyAsParameters && contentType is not null
+            && contentType.TrimStart().StartsWith("application/json", StringComparison.OrdinalIgnoreCase);
+
         return new FakeRequest(
-            http.Method,
+            method,
             path,
             query,
             headers,
             body,
-            isForm ? FormEncoding.Parse(body) : [],
+            isForm ? FormEncoding.Parse(body) : isJson ? JsonParameters(body) : [],
             FormEncoding.Parse(query),
             receivedAt);
+    }
+
+    private static List<KeyValuePair<string, string>> JsonParameters(string body)
+    {
+        var fields = new List<KeyValuePair<string, string>>();
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(body, documentOptions: new System.Text.Json.JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = System.Text.Json.JsonCommentHandling.Skip }) is System.Text.Json.Nodes.JsonObject json)
+            {
+                foreach (var (key, value) in json)
+                {
+                    if (value is System.Text.Json.Nodes.JsonValue scalar)
+                    {
+                        fields.Add(new(key, scalar.ToString()));
+                    }
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: no parameters from the body.
+        }
+
+        return fields;
     }
 
     private long Append(LedgerEntry entry)

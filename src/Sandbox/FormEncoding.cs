@@ -1,6 +1,11 @@
 namespace Keybrake.Sandbox;
 
-/// <summary>application/x-www-form-urlencoded parsing that keeps order and repeated keys.</summary>
+/// <summary>
+/// application/x-www-form-urlencoded parsing that keeps order and repeated keys, as leniently as Rack
+/// (which Stripe runs on) parses it: pairs split on '&amp;' and on ';' (Rack before 3.0), spaces after a
+/// separator dropped, '+' is a space, a malformed escape is kept as typed, bytes that are not UTF-8 become
+/// U+FFFD rather than an error. The proxy must refuse what this reads differently from its own strict reader.
+/// </summary>
 internal static class FormEncoding
 {
     public static List<KeyValuePair<string, string>> Parse(string? text)
@@ -16,8 +21,14 @@ internal static class FormEncoding
             text = text[1..];
         }
 
-        foreach (var part in text.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        foreach (var raw in text.Split(['&', ';'], StringSplitOptions.RemoveEmptyEntries))
         {
+            var part = raw.TrimStart(' ');
+            if (part.Length == 0)
+            {
+                continue;
+            }
+
             var eq = part.IndexOf('=', StringComparison.Ordinal);
             var key = eq < 0 ? part : part[..eq];
             var value = eq < 0 ? string.Empty : part[(eq + 1)..];

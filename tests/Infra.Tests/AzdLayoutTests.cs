@@ -13,7 +13,11 @@ public sealed class AzdLayoutTests
     [InlineData("environmentName", "string")]
     [InlineData("location", "string")]
     [InlineData("principalId", "string")]
+    [InlineData("principalType", "string")]
     [InlineData("grantDeployerDataAccess", "bool")]
+    [InlineData("enablePurgeProtection", "bool")]
+    [InlineData("restrictNetworkAccess", "bool")]
+    [InlineData("allowedIpAddresses", "string")]
     public void Parameter_IsDeclared(string name, string type) =>
         Assert.Equal(type, Json.String(Main.Parameters[name]?["type"], name));
 
@@ -63,6 +67,36 @@ public sealed class AzdLayoutTests
         Assert.Contains("host: function", yaml, StringComparison.Ordinal);
         Assert.Contains("path: infra/bicep", yaml, StringComparison.Ordinal);
         Assert.Contains("infra/scripts/postprovision.sh", yaml, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AzureYaml_DeclaresTheAzdVersionItNeeds()
+    {
+        var yaml = File.ReadAllText(Path.Combine(ArmTemplate.RepositoryRoot, "azure.yaml"));
+        Assert.Matches(@"(?m)^requiredVersions:\n  azd: "">= 1\.\d+\.\d+""$", yaml);
+    }
+
+    [Fact]
+    public void AzureYaml_PostprovisionFailure_DoesNotStopTheDeploy()
+    {
+        // The hook prints what to do; the code is deployed anyway (the operator API answers 401 until
+        // the token exists), instead of `azd up` ending before deploy.
+        var yaml = File.ReadAllText(Path.Combine(ArmTemplate.RepositoryRoot, "azure.yaml"));
+        Assert.Contains("    continueOnError: true", yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain("continueOnError: false", yaml, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NuGetAuditAdvisories_AreWarningsNotErrors_AndNotSilenced()
+    {
+        // A new advisory must not fail `azd package` of code that built yesterday, and must still be printed.
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(ArmTemplate.RepositoryRoot, "Directory.Build.props"));
+        string Property(string name) => string.Join(";", props.Descendants(name).Select(e => e.Value));
+        Assert.Equal("true", Property("TreatWarningsAsErrors"));
+        var notAsErrors = Property("WarningsNotAsErrors").Split(';', StringSplitOptions.TrimEntries);
+        Assert.All(new[] { "NU1901", "NU1902", "NU1903", "NU1904" }, code => Assert.Contains(code, notAsErrors));
+        Assert.DoesNotContain("NU190", Property("NoWarn"), StringComparison.Ordinal);
+        Assert.DoesNotContain("NuGetAudit>false", File.ReadAllText(Path.Combine(ArmTemplate.RepositoryRoot, "Directory.Build.props")), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -12,15 +12,30 @@ public sealed class FunctionAppTests
 
     private static JsonObject SiteProperties => (JsonObject)Site["properties"]!;
 
-    private static JsonObject AppSettings
+    /// <summary>The expression behind config/appsettings: union(operator settings, webhook URL, platform settings).</summary>
+    internal static ArmExpression AppSettingsExpression
     {
         get
         {
             var config = Api.OfType("Microsoft.Web/sites/config")
                 .Single(c => Api.Resolve(c["name"]).EndsWith("'appsettings')", StringComparison.Ordinal));
-            return (JsonObject)config["properties"]!;
+            return ArmExpression.ParseValue(Json.String(config["properties"], "appsettings properties"));
         }
     }
+
+    /// <summary>Every app setting the function module writes by name (as template values), and the opaque parts.</summary>
+    internal static (IReadOnlyDictionary<string, string> Named, IReadOnlyList<string> Opaque) AppSettingsByName
+    {
+        get
+        {
+            var opaque = new List<string>();
+            var named = AppSettingsExpression.ObjectKeys(o => opaque.Add(o.Text))
+                .ToDictionary(p => p.Key, p => p.Value.AsTemplateValue, StringComparer.Ordinal);
+            return (named, opaque);
+        }
+    }
+
+    private static IReadOnlyDictionary<string, string> AppSettings => AppSettingsByName.Named;
 
     [Fact]
     public void Plan_IsFlexConsumptionOnLinux()
@@ -92,7 +107,7 @@ public sealed class FunctionAppTests
     [InlineData("APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
         "[format('ClientId={0};Authorization=AAD', parameters('identityClientId'))]")]
     public void AppSetting_HasExactValue(string name, string expected) =>
-        Assert.Equal(expected, Json.String(AppSettings[name], name));
+        Assert.Equal(expected, AppSettings[name]);
 
     [Theory]
     [InlineData("AzureWebJobsStorage__blobServiceUri", "Microsoft.Storage/storageAccounts", ".primaryEndpoints.blob]")]
@@ -103,7 +118,7 @@ public sealed class FunctionAppTests
     [InlineData("APPLICATIONINSIGHTS_CONNECTION_STRING", "Microsoft.Insights/components", ".ConnectionString]")]
     public void AppSetting_ReadsTheResourceProperty(string name, string resourceType, string propertySuffix)
     {
-        var value = Json.String(AppSettings[name], name);
+        var value = AppSettings[name];
         Assert.StartsWith($"[reference(resourceId('{resourceType}'", value, StringComparison.Ordinal);
         Assert.EndsWith(propertySuffix, value, StringComparison.Ordinal);
     }
@@ -125,6 +140,41 @@ public sealed class FunctionAppTests
         var secretSettings = AppSettings.Select(s => s.Key)
             .Where(k => k.StartsWith("Secrets__", StringComparison.OrdinalIgnoreCase));
         Assert.Empty(secretSettings);
+    }
+
+    [Fact]
+    public void AppSettings_AreOperatorSettingsThenTheWebhookThenPlatformSettings_PlatformWins()
+    {
+        var union = AppSettingsExpression;
+        Assert.Equal("union", union.Function);
+        Assert.Equal(3, union.Arguments.Count);
+        Assert.Equal("parameters('operatorSettings')", union.Arguments[0].Text);
+        Assert.Equal("if(empty(parameters('alertsWebhookUrl')), createObject(), createObject('Alerts__WebhookUrl', parameters('alertsWebhookUrl')))",
+            union.Arguments[1].Text);
+        var platform = union.Arguments[2];
+        Assert.Equal("createObject", platform.Function);
+        Assert.Contains(platform.Arguments, a => a.Literal == "AZURE_CLIENT_ID");
+        Assert.Equal(["parameters('operatorSettings')"], AppSettingsByName.Opaque);
+        Assert.Equal("[variables('operatorSettings')]", Api.ParameterValue("operatorSettings"));
+    }
+
+    [Fact]
+    public void AlertsWebhookUrl_IsASecureParameterAllTheWay()
+    {
+        // A chat webhook URL carries its own credential: kept out of deployment history in both templates.
+        Assert.Equal("securestring", Json.String(ArmTemplate.Main.Parameters["alertsWebhookUrl"]?["type"], "main alertsWebhookUrl type"));
+        Assert.Equal("securestring", Json.String(Api.Parameters["alertsWebhookUrl"]?["type"], "api alertsWebhookUrl type"));
+        Assert.Equal("[parameters('alertsWebhookUrl')]", Api.ParameterValue("alertsWebhookUrl"));
+    }
+
+    [Fact]
+    public void Site_JoinsTheSubnetOnlyWithNetworkRestriction()
+    {
+        Assert.Equal("[if(empty(parameters('virtualNetworkSubnetId')), null(), parameters('virtualNetworkSubnetId'))]",
+            Json.String(SiteProperties["virtualNetworkSubnetId"], "virtualNetworkSubnetId"));
+        var passed = Api.Deployment!["properties"]?["parameters"]?["virtualNetworkSubnetId"]?.ToString();
+        Assert.StartsWith("[if(parameters('restrictNetworkAccess'), createObject('value', reference(", passed, StringComparison.Ordinal);
+        Assert.EndsWith("'network'), '2025-04-01').outputs.appSubnetId.value), createObject('value', ''))]", passed, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -19,8 +19,15 @@ public sealed class KeyVaultTests
         Assert.True(Json.Bool(Properties["enableSoftDelete"], "enableSoftDelete"));
 
     [Fact]
-    public void PurgeProtection_IsOn() =>
-        Assert.True(Json.Bool(Properties["enablePurgeProtection"], "enablePurgeProtection"));
+    public void PurgeProtection_IsAParameter_OffByDefault_AndNeverSentAsFalse()
+    {
+        // Key Vault refuses an explicit false on a vault that has it on: off means "leave it out".
+        Assert.Equal("[if(parameters('enablePurgeProtection'), true(), null())]",
+            Json.String(Properties["enablePurgeProtection"], "enablePurgeProtection"));
+        Assert.False(Json.Bool(ArmTemplate.Main.Parameters["enablePurgeProtection"]?["defaultValue"], "enablePurgeProtection default"));
+        Assert.Equal("[parameters('enablePurgeProtection')]", ArmTemplate.Main.Module("keyvault").ParameterValue("enablePurgeProtection"));
+        Assert.Equal("${KEYBRAKE_PURGE_PROTECTION=false}", ParameterFile.Value("enablePurgeProtection"));
+    }
 
     [Fact]
     public void SoftDeleteRetention_IsTheMaximum() =>

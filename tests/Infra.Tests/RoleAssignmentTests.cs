@@ -89,10 +89,11 @@ public sealed partial class RoleAssignmentTests
 
     [Theory]
     [MemberData(nameof(DeployerRoles))]
-    public void DeployerRole_IsAUserAssignmentBehindTheOptIn(string roleGuid, string scopeType)
+    public void DeployerRole_HasTheDeployersPrincipalTypeAndIsBehindTheSwitch(string roleGuid, string scopeType)
     {
         var assignment = Assert.Single(Assignments, a => a.PrincipalId == DeployerPrincipal && a.RoleGuid == roleGuid);
-        Assert.Equal("User", assignment.PrincipalType);
+        // A pipeline's service principal assigned as 'User' is rejected (UnmatchedPrincipalType).
+        Assert.Equal("[parameters('deployerPrincipalType')]", assignment.PrincipalType);
         Assert.NotNull(assignment.Condition);
         Assert.Contains("parameters('grantDeployerDataAccess')", assignment.Condition, StringComparison.Ordinal);
         Assert.StartsWith($"resourceId('{scopeType}', ", assignment.Scope, StringComparison.Ordinal);
@@ -100,13 +101,23 @@ public sealed partial class RoleAssignmentTests
     }
 
     [Fact]
-    public void DeployerOptIn_IsOffByDefault()
+    public void DeployerDataAccess_IsOnByDefault_SoTheDefaultAzdUpCanWriteTheRootToken()
     {
         var parameter = ArmTemplate.Main.Parameters["grantDeployerDataAccess"];
         Assert.Equal("bool", Json.String(parameter?["type"], "type"));
-        Assert.False(Json.Bool(parameter?["defaultValue"], "grantDeployerDataAccess default"));
+        Assert.True(Json.Bool(parameter?["defaultValue"], "grantDeployerDataAccess default"));
         Assert.Equal("[parameters('grantDeployerDataAccess')]", Rbac.ParameterValue("grantDeployerDataAccess"));
         Assert.Equal("[parameters('principalId')]", Rbac.ParameterValue("deployerPrincipalId"));
+    }
+
+    [Fact]
+    public void DeployerPrincipalType_ComesFromAzurePrincipalType_UserByDefault()
+    {
+        var parameter = ArmTemplate.Main.Parameters["principalType"];
+        Assert.Equal("User", Json.String(parameter?["defaultValue"], "principalType default"));
+        Assert.Equal(["User", "ServicePrincipal", "Group"], parameter?["allowedValues"]?.AsArray().Select(v => (string?)v));
+        Assert.Equal("[parameters('principalType')]", Rbac.ParameterValue("deployerPrincipalType"));
+        Assert.Equal("${AZURE_PRINCIPAL_TYPE=User}", ParameterFile.Value("principalType"));
     }
 
     [Fact]

@@ -37,6 +37,17 @@ param keyVaultName string
 @description('Name of the Application Insights component.')
 param applicationInsightsName string
 
+@description('The integration subnet (restrictNetworkAccess in main.bicep); empty: no virtual network.')
+param virtualNetworkSubnetId string = ''
+
+@description('Operator settings (app setting name to value), only the ones set: see main.bicep.')
+param operatorSettings object = {}
+
+// Secure: a chat webhook URL carries its own credential (see main.bicep).
+@secure()
+@description('Alerts__WebhookUrl; empty: alerts wait in the queue.')
+param alertsWebhookUrl string = ''
+
 @description('Memory of each instance, in MB.')
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
@@ -88,6 +99,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
     httpsOnly: true
     clientAffinityEnabled: false
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
@@ -116,9 +128,13 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
 
   // Flex Consumption takes the worker runtime and version from functionAppConfig, not from
   // FUNCTIONS_WORKER_RUNTIME / FUNCTIONS_EXTENSION_VERSION (which it rejects).
+  //
+  // This resource REPLACES every app setting on each provision: whatever is not here is removed. So
+  // every setting an operator may change is a parameter fed from the azd environment (main.bicep),
+  // never set by hand. The platform settings come last: an operator value cannot override them.
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: {
+    properties: union(operatorSettings, empty(alertsWebhookUrl) ? {} : { Alerts__WebhookUrl: alertsWebhookUrl }, {
       // DefaultAzureCredential in the app picks the user-assigned identity by this client id.
       AZURE_CLIENT_ID: identityClientId
 
@@ -136,7 +152,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
       // Telemetry with Microsoft Entra authentication (local auth is disabled on the component).
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
-    }
+    })
   }
 
   // No FTP and no basic-auth (publishing profile) deployments: code is deployed with Microsoft

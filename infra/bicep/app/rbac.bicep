@@ -15,9 +15,11 @@
 // timer trigger takes its singleton lock with a blob lease. Queues are used only by blob and queue
 // triggers and Durable Functions, none of which this app has. Add the role when one arrives.
 //
-// The deploying user gets data-plane roles only when grantDeployerDataAccess is true (off by
-// default): tables and blobs to inspect state, Key Vault Secrets Officer to set vendor secrets and
-// let the postprovision hook generate the root token.
+// The deploying principal (a person, or a pipeline's service principal: deployerPrincipalType) gets
+// data-plane roles when grantDeployerDataAccess is true, the default, as in the azd quickstart:
+// tables and blobs to inspect state, Key Vault Secrets Officer to set vendor secrets and let the
+// postprovision hook generate the root token. Owner on the resource group is not enough for that: a
+// vault in RBAC mode gives no data access to control-plane roles.
 
 @description('Name of the storage account.')
 param storageAccountName string
@@ -31,11 +33,19 @@ param applicationInsightsName string
 @description('Principal (object) id of the app\'s user-assigned managed identity.')
 param identityPrincipalId string
 
-@description('Object id of the deploying user; used only when grantDeployerDataAccess is true.')
+@description('Object id of the deploying principal; used only when grantDeployerDataAccess is true.')
 param deployerPrincipalId string = ''
 
-@description('Give the deploying user data-plane roles on tables, blobs and Key Vault secrets.')
-param grantDeployerDataAccess bool = false
+@description('Kind of the deploying principal (AZURE_PRINCIPAL_TYPE): User or ServicePrincipal (or Group).')
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param deployerPrincipalType string = 'User'
+
+@description('Give the deploying principal data-plane roles on tables, blobs and Key Vault secrets.')
+param grantDeployerDataAccess bool = true
 
 // Built-in role definition ids.
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
@@ -119,7 +129,7 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// --- The deploying user (opt-in) ------------------------------------------------------------
+// --- The deploying principal (on by default) ----------------------------------------------------------
 
 resource deployerTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployer) {
   name: guid(storage.id, deployerPrincipalId, storageTableDataContributor)
@@ -127,8 +137,8 @@ resource deployerTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   properties: {
     roleDefinitionId: storageTableDataContributor
     principalId: deployerPrincipalId
-    principalType: 'User'
-    description: 'Deploying user: inspect Keybrake tables.'
+    principalType: deployerPrincipalType
+    description: 'Deployer: inspect Keybrake tables.'
   }
 }
 
@@ -138,8 +148,8 @@ resource deployerBlobData 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   properties: {
     roleDefinitionId: storageBlobDataOwner
     principalId: deployerPrincipalId
-    principalType: 'User'
-    description: 'Deploying user: inspect host storage and deployment packages.'
+    principalType: deployerPrincipalType
+    description: 'Deployer: inspect host storage and deployment packages.'
   }
 }
 
@@ -149,7 +159,7 @@ resource deployerSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04
   properties: {
     roleDefinitionId: keyVaultSecretsOfficer
     principalId: deployerPrincipalId
-    principalType: 'User'
-    description: 'Deploying user: set vendor secrets and generate the operator root token.'
+    principalType: deployerPrincipalType
+    description: 'Deployer: set vendor secrets and generate the operator root token.'
   }
 }

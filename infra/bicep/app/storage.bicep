@@ -7,6 +7,10 @@
 //
 // Access is by Microsoft Entra ID only: shared keys (and so account keys, connection strings and
 // SAS tokens) are disabled, and nothing anywhere in this template reads a key.
+//
+// Network: open to all networks (Entra ID still required) unless main.bicep's restrictNetworkAccess
+// passes the app's integration subnet; then the firewall admits that subnet, the listed IP ranges and
+// trusted Azure services only.
 
 @description('Name of the storage account (3-24 lowercase letters and digits).')
 @minLength(3)
@@ -21,6 +25,14 @@ param tags object
 
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
+
+@description('The function app\'s integration subnet; when set, the firewall denies every other network.')
+param virtualNetworkSubnetId string = ''
+
+@description('With virtualNetworkSubnetId: public IP addresses or CIDR ranges still allowed (e.g. the deployer\'s).')
+param allowedIpRanges array = []
+
+var restricted = !empty(virtualNetworkSubnetId)
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   name: name
@@ -40,10 +52,22 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     minimumTlsVersion: 'TLS1_2'
     publicNetworkAccess: 'Enabled'
     supportsHttpsTrafficOnly: true
-    networkAcls: {
-      bypass: 'AzureServices'
-      defaultAction: 'Allow'
-    }
+    networkAcls: restricted
+      ? {
+          bypass: 'AzureServices'
+          defaultAction: 'Deny'
+          virtualNetworkRules: [
+            {
+              id: virtualNetworkSubnetId
+              action: 'Allow'
+            }
+          ]
+          ipRules: map(allowedIpRanges, ip => { value: ip, action: 'Allow' })
+        }
+      : {
+          bypass: 'AzureServices'
+          defaultAction: 'Allow'
+        }
   }
 
   resource blobService 'blobServices' = {

@@ -47,6 +47,9 @@ public sealed record AuditEntry
 
     public long? FeeMicros { get; init; }
 
+    /// <summary>How much the real cost passed the reservation (the bound was too low); null when it did not.</summary>
+    public long? OvershootMicros { get; init; }
+
     public string? Currency { get; init; }
 
     public long? AmountMinor { get; init; }

@@ -39,8 +39,13 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
     {
         Label.ValidatePrefix(labelPrefix);
         string prefix = caller.ScopePrefix(labelPrefix);
-        DateTimeOffset to = until ?? time.GetUtcNow();
-        DateTimeOffset from = since ?? to.AddHours(-24);
+
+        // The filters bind what the caller asked for, and the cursor carries the window the first page resolved
+        // from it: a default "last 24 h up to now" must not slide between pages, or the next cursor is refused.
+        string filters = string.Join('\n', caller.TokenId, prefix, vendor, outcome, since?.UtcTicks, until?.UtcTicks);
+        Position? position = cursor is null ? null : await OpenCursorAsync(cursor, filters, cancellationToken);
+        DateTimeOffset to = position?.To ?? until ?? time.GetUtcNow();
+        DateTimeOffset from = position?.From ?? since ?? to.AddHours(-24);
         if (from > to)
         {
             throw KeybrakeException.Invalid("since", "must not be after until.");
@@ -62,8 +67,7 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
             throw KeybrakeException.Invalid("limit", $"must be between 1 and {MaxLimit}.");
         }
 
-        string filters = string.Join('\n', caller.TokenId, prefix, vendor, outcome, from.UtcTicks, to.UtcTicks);
-        (string afterRow, string afterTenant) = cursor is null ? (RowKeyAt(to.AddTicks(1)) + "~", string.Empty) : await OpenCursorAsync(cursor, filters, cancellationToken);
+        (string afterRow, string afterTenant) = position is null ? (RowKeyAt(to.AddTicks(1)) + "~", string.Empty) : (position.Row, position.Tenant);
         string lastRow = RowKeyAt(from.AddTicks(-1));
 
         IReadOnlyList<string> tenants = await TenantsInScopeAsync(caller, prefix, keys, cancellationToken);
@@ -82,7 +86,7 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         }
 
         bool more = entries.Count == take;
-        string? next = more ? await SealCursorAsync(entries[^1].Id, entries[^1].Tenant, filters, cancellationToken) : null;
+        string? next = more ? await SealCursorAsync(new Position(entries[^1].Id, entries[^1].Tenant, from, to), filters, cancellationToken) : null;
         return new AuditPage(entries, next);
     }
 
@@ -99,14 +103,18 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
     /// <summary>Just below <paramref name="rowKey"/>, so a "greater than" read includes rows equal to it (ties across tenants).</summary>
     private static string Predecessor(string rowKey) => rowKey[..^1] + (char)(rowKey[^1] - 1) + "~";
 
-    private async Task<string> SealCursorAsync(string row, string tenant, string filters, CancellationToken cancellationToken)
+    /// <summary>Where a page ended, and the window every page of this query reads.</summary>
+    private sealed record Position(string Row, string Tenant, DateTimeOffset From, DateTimeOffset To);
+
+    private async Task<string> SealCursorAsync(Position position, string filters, CancellationToken cancellationToken)
     {
-        string payload = row + "\n" + tenant;
+        string payload = string.Join('\n', position.Row, position.Tenant,
+            position.From.UtcTicks.ToString(CultureInfo.InvariantCulture), position.To.UtcTicks.ToString(CultureInfo.InvariantCulture));
         string mac = Convert.ToHexStringLower(HMACSHA256.HashData(await CursorKeyAsync(cancellationToken), Encoding.UTF8.GetBytes(payload + "\n" + filters)));
         return Convert.ToBase64String(Encoding.UTF8.GetBytes(payload + "\n" + mac)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
-    private async Task<(string Row, string Tenant)> OpenCursorAsync(string cursor, string filters, CancellationToken cancellationToken)
+    private async Task<Position> OpenCursorAsync(string cursor, string filters, CancellationToken cancellationToken)
     {
         string[] parts;
         try
@@ -117,19 +125,25 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         }
         catch (FormatException)
         {
-            throw KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
+            throw BadCursor();
         }
 
-        if (parts.Length != 3 || AuditEntry.TimeOfId(parts[0]) is null)
+        if (parts.Length != 5 || AuditEntry.TimeOfId(parts[0]) is null ||
+            !long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out long fromTicks) ||
+            !long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out long toTicks) ||
+            fromTicks > toTicks || toTicks > DateTimeOffset.MaxValue.UtcTicks)
         {
-            throw KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
+            throw BadCursor();
         }
 
-        string expected = Convert.ToHexStringLower(HMACSHA256.HashData(await CursorKeyAsync(cancellationToken), Encoding.UTF8.GetBytes(parts[0] + "\n" + parts[1] + "\n" + filters)));
-        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(parts[2]))
-            ? (parts[0], parts[1])
-            : throw KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
+        string payload = string.Join('\n', parts[..4]);
+        string expected = Convert.ToHexStringLower(HMACSHA256.HashData(await CursorKeyAsync(cancellationToken), Encoding.UTF8.GetBytes(payload + "\n" + filters)));
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(expected), Encoding.UTF8.GetBytes(parts[4]))
+            ? new Position(parts[0], parts[1], new DateTimeOffset(fromTicks, TimeSpan.Zero), new DateTimeOffset(toTicks, TimeSpan.Zero))
+            : throw BadCursor();
     }
+
+    private static KeybrakeException BadCursor() => KeybrakeException.Invalid("cursor", "is not a cursor this API returned for this query.");
 
     /// <summary>Cursor signing key, derived from the root token so every instance agrees without another secret.</summary>
     private async Task<byte[]> CursorKeyAsync(CancellationToken cancellationToken)

@@ -36,11 +36,17 @@ public sealed record CapPolicy(
         return (Usd.ToMicros(cap), $"policy: plan {effectivePlan} ${baseUsd} x {agent} {multiplier}, minimum ${MinimumUsd}");
     }
 
+    /// <summary>The largest plan amount (and minimum) a policy may set, in USD.</summary>
+    public const decimal MaxPlanDailyUsd = 1_000_000_000m;
+
     public void Validate()
     {
-        if (PlanDailyUsd.Count == 0 || PlanDailyUsd.Any(p => p.Value <= 0 || p.Key.Length is 0 or > 40))
+        // Bounded so that amount × the largest multiplier (100) still fits in micro-dollars: an unbounded plan
+        // amount (9223372036854775807) was accepted here and overflowed later, at key issue, as a 500.
+        if (PlanDailyUsd.Count == 0 ||
+            PlanDailyUsd.Any(p => p.Value <= 0 || p.Value > MaxPlanDailyUsd || !Usd.TryToMicros(p.Value, out _) || p.Key.Length is 0 or > 40))
         {
-            throw KeybrakeException.Invalid("plan_daily_usd", "must name at least one plan, each with an amount above 0.");
+            throw KeybrakeException.Invalid("plan_daily_usd", $"must name at least one plan, each with an amount above 0 and at most {MaxPlanDailyUsd} with at most 6 decimals.");
         }
 
         if (AgentMultipliers.Any(a => a.Value < 0 || a.Value > 100 || a.Key.Length is 0 or > 60) || DefaultMultiplier is < 0 or > 100)
@@ -48,7 +54,7 @@ public sealed record CapPolicy(
             throw KeybrakeException.Invalid("agent_multipliers", "multipliers must be between 0 and 100.");
         }
 
-        if (MinimumUsd <= 0 || !Usd.TryToMicros(MinimumUsd, out _))
+        if (MinimumUsd <= 0 || MinimumUsd > MaxPlanDailyUsd || !Usd.TryToMicros(MinimumUsd, out _))
         {
             throw KeybrakeException.Invalid("minimum_usd", "must be above 0 with at most 6 decimals.");
         }

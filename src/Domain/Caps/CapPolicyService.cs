@@ -18,6 +18,9 @@ public sealed class CapPolicyService(ICapPolicyStore store)
         return policy;
     }
 
+    /// <summary>The tenant's plan as set (null when none was: the policy's default plan applies).</summary>
+    public Task<string?> GetPlanAsync(string tenant, CancellationToken cancellationToken) => store.GetPlanAsync(tenant, cancellationToken);
+
     public async Task<string> PutPlanAsync(OperatorPrincipal caller, string tenant, string? plan, CancellationToken cancellationToken)
     {
         caller.EnsureRoot();

@@ -24,6 +24,13 @@ public static class Usd
     public static bool TryToMicros(decimal dollars, out long micros)
     {
         micros = 0;
+
+        // Bounded before scaling: a huge input (1e28, from any JSON body) would overflow decimal itself.
+        if (dollars > long.MaxValue / MicrosPerDollar || dollars < long.MinValue / MicrosPerDollar)
+        {
+            return false;
+        }
+
         decimal scaled = dollars * MicrosPerDollar;
         if (scaled != decimal.Truncate(scaled) || scaled > long.MaxValue || scaled < long.MinValue)
         {

@@ -25,11 +25,11 @@ public interface IVaultKeyStore
     Task<KeyPage> ListAsync(KeyQuery query, CancellationToken cancellationToken);
 
     /// <summary>Marks a key revoked; false when there is no such key. Revoking twice keeps the first time.</summary>
-    Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken);
+    Task<bool> RevokeAsync(string id, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken);
 
     /// <summary>Every tenant that has keys (for timer work that walks tenants).</summary>
     Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken);
 
     /// <summary>Revokes every active key matching the query's tenant and label prefix; returns how many.</summary>
-    Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, CancellationToken cancellationToken);
+    Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken);
 }

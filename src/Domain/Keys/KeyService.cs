@@ -56,6 +56,7 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
             CapSource = capSource,
             Loop = ValidateLoop(command.LoopMaxCalls, command.LoopWindowSeconds),
             VendorAccount = ValidateVendorAccount(command.Vendor, command.VendorAccount),
+            IssuedBy = caller.TokenId,
         };
         await store.CreateAsync(key, cancellationToken);
         return new IssuedKey(key, secret);
@@ -76,11 +77,11 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
         CancellationToken cancellationToken) =>
         store.ListAsync(BuildQuery(caller, labelPrefix, vendor, status, limit, cursor), cancellationToken);
 
-    public async Task<VaultKey> RevokeAsync(OperatorPrincipal caller, string id, CancellationToken cancellationToken)
+    public async Task<(VaultKey Before, VaultKey After)> RevokeAsync(OperatorPrincipal caller, string id, CancellationToken cancellationToken)
     {
         VaultKey key = await GetAsync(caller, id, cancellationToken);
-        await store.RevokeAsync(key.Id, time.GetUtcNow(), cancellationToken);
-        return (await store.GetAsync(key.Id, cancellationToken))!;
+        await store.RevokeAsync(key.Id, time.GetUtcNow(), caller.TokenId, cancellationToken);
+        return (key, (await store.GetAsync(key.Id, cancellationToken))!);
     }
 
     public Task<int> RevokeByPrefixAsync(OperatorPrincipal caller, string? labelPrefix, CancellationToken cancellationToken)
@@ -92,7 +93,7 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
         }
 
         KeyQuery query = BuildQuery(caller, labelPrefix, vendor: null, status: null, limit: null, cursor: null);
-        return store.RevokeMatchingAsync(query, time.GetUtcNow(), cancellationToken);
+        return store.RevokeMatchingAsync(query, time.GetUtcNow(), caller.TokenId, cancellationToken);
     }
 
     private KeyQuery BuildQuery(OperatorPrincipal caller, string? labelPrefix, string? vendor, string? status, int? limit, string? cursor)

@@ -8,7 +8,10 @@ public static class Ttl
 {
     public static readonly TimeSpan Max = TimeSpan.FromDays(30);
 
-    public static TimeSpan Parse(string? value, string field = "expires_in")
+    public static TimeSpan Parse(string? value, string field = "expires_in") => Parse(value, Max, field);
+
+    /// <summary>A time-to-live of at most <paramref name="max"/> (whole days).</summary>
+    public static TimeSpan Parse(string? value, TimeSpan max, string field = "expires_in")
     {
         if (string.IsNullOrEmpty(value) || value.Length < 2)
         {
@@ -41,9 +44,10 @@ public static class Ttl
             throw KeybrakeException.Invalid(field, "must be greater than zero.");
         }
 
-        if (amount > 30 * 86400 || seconds > (long)Max.TotalSeconds)
+        // The first test keeps amount × unit from overflowing before the comparison.
+        if (amount > (long)max.TotalSeconds || seconds > (long)max.TotalSeconds)
         {
-            throw KeybrakeException.Invalid(field, "must be at most 30 days.");
+            throw KeybrakeException.Invalid(field, $"must be at most {max.TotalDays:0} days.");
         }
 
         return TimeSpan.FromSeconds(seconds.Value);

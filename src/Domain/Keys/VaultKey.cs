@@ -44,6 +44,11 @@ public sealed record VaultKey
     /// </summary>
     public string? VendorAccount { get; init; }
 
+    /// <summary>The operator (<c>root</c> or a token id) that issued it; null on keys issued before this was kept.</summary>
+    public string? IssuedBy { get; init; }
+
+    public string? RevokedBy { get; init; }
+
     public VaultKeyStatus StatusAt(DateTimeOffset now) =>
         RevokedAt is not null ? VaultKeyStatus.Revoked
         : now >= ExpiresAt ? VaultKeyStatus.Expired

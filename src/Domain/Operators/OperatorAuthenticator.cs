@@ -24,8 +24,8 @@ public sealed class OperatorAuthenticator(ISecretProvider secrets, IOperatorToke
         if (tokenId is not null)
         {
             OperatorToken? stored = await tokens.GetAsync(tokenId, cancellationToken);
-            if (stored is not null && RandomTokens.HashEquals(stored.TokenHash, presentedHash) &&
-                (stored.ExpiresAt is null || stored.ExpiresAt > time.GetUtcNow()))
+            // Read on every request, never cached: a revoked token must stop working on every instance at once.
+            if (stored is not null && RandomTokens.HashEquals(stored.TokenHash, presentedHash) && stored.IsValidAt(time.GetUtcNow()))
             {
                 return new OperatorPrincipal(stored.Tenant, stored.Id);
             }

@@ -17,6 +17,15 @@ public sealed record OperatorToken
     public DateTimeOffset? ExpiresAt { get; init; }
 
     public string? Description { get; init; }
+
+    public DateTimeOffset? RevokedAt { get; init; }
+
+    /// <summary>The operator (token id, or <c>root</c>) that issued it.</summary>
+    public string? IssuedBy { get; init; }
+
+    public string? RevokedBy { get; init; }
+
+    public bool IsValidAt(DateTimeOffset now) => RevokedAt is null && (ExpiresAt is null || ExpiresAt > now);
 }
 
 public interface IOperatorTokenStore
@@ -24,6 +33,12 @@ public interface IOperatorTokenStore
     Task CreateAsync(OperatorToken token, CancellationToken cancellationToken);
 
     Task<OperatorToken?> GetAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Every tenant token (hashes included; callers must not show them).</summary>
+    Task<IReadOnlyList<OperatorToken>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>Marks the token revoked; false when there is no such token.</summary>
+    Task<bool> RevokeAsync(string id, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken);
 }
 
 /// <summary>Operator token strings: <c>kbo_{id}_{secret}</c>, 260 random bits of secret.</summary>
@@ -52,6 +67,10 @@ public static class OperatorTokenSecret
             ? "tok_" + parts[0]
             : null;
     }
+
+    /// <summary>Whether <paramref name="id"/> has the shape of a token id (checked before it reaches a table query).</summary>
+    public static bool IsWellFormedId(string? id) =>
+        id is not null && id.StartsWith("tok_", StringComparison.Ordinal) && id.Length == 4 + IdChars && RandomTokens.IsBase32(id.AsSpan(4));
 
     public static void ValidateTenant(string? tenant)
     {

@@ -25,6 +25,12 @@ public sealed class PricingOptions
     /// <summary>Twilio's price per SMS segment, used until the real price is settled.</summary>
     public decimal TwilioPricePerSegmentUsd { get; set; } = 0.0083m;
 
+    /// <summary>
+    /// Twilio's price per media (MMS) message, on top of its text's segments: the bound of a message with a
+    /// <c>MediaUrl</c>. Set it at or above what Twilio charges the account, or calls overshoot their reservation.
+    /// </summary>
+    public decimal TwilioPricePerMediaMessageUsd { get; set; } = 0.0220m;
+
     /// <summary>Resend's pay-as-you-go price per email.</summary>
     public decimal ResendPricePerEmailUsd { get; set; } = 0.0009m;
 }

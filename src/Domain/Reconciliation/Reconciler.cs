@@ -13,6 +13,12 @@ public interface IVendorLookup
 
     /// <summary>What an in-doubt call really cost (0: nothing happened), or null when the vendor cannot tell.</summary>
     Task<long?> InDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The bound of a call whose estimate names a vendor object to read first (<see cref="CostEstimate.LookupPath"/>),
+    /// read with the tenant's real credentials; other estimates come back as they are.
+    /// </summary>
+    Task<CostEstimate> BoundAsync(string tenant, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken);
 }
 
 public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0);
@@ -113,7 +119,14 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
 
         // The counters hold the estimate; settling moves them to the real cost in the same transaction as the row.
         var reservation = new Reservation(row.CostMicros, counters, null, null);
-        AuditEntry settled = row with { CostMicros = costMicros, CostSource = CostSource.Settled };
+        AuditEntry settled = row with
+        {
+            CostMicros = costMicros,
+            CostSource = CostSource.Settled,
+
+            // The counters held the reservation (the row's estimate); a real cost above it passed the bound.
+            OvershootMicros = costMicros > Math.Max(0, row.CostMicros) ? costMicros - Math.Max(0, row.CostMicros) : row.OvershootMicros,
+        };
         await audit.CompleteAsync(settled, reservation, Math.Max(0, costMicros), releaseIdempotencyKey: false, cancellationToken);
 
         await rollups.RefreshClosedDayAsync(row.Tenant, row.Timestamp, cancellationToken);

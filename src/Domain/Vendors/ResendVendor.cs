@@ -13,6 +13,9 @@ public sealed class ResendVendor(PricingOptions pricing) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.ResendApiKey];
 
+    // Resend honours Idempotency-Key on sends (a replayed send is not sent twice).
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } = WithCommon("Idempotency-Key");
+
     public override string RequestIdHeader => "x-resend-request-id";
 
     public override string? ReadVaultKey(string? authorization) => Bearer(authorization);
@@ -32,18 +35,76 @@ public sealed class ResendVendor(PricingOptions pricing) : VendorDefinition
         _ => segments[0] + "." + method.ToLowerInvariant(),
     };
 
+    /// <summary>Resend's writes that send nothing; any other write (a broadcast's send, anything new) is unbounded.</summary>
+    private static readonly HashSet<string> FreeCreates = new(StringComparer.Ordinal)
+    {
+        "domains", "api-keys", "audiences", "contacts", "webhooks", "segments", "topics", "templates",
+    };
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public override CostEstimate Estimate(ProxyCall call)
     {
+        if (call.Method is "GET" or "HEAD" or "OPTIONS" or "DELETE" || call.Method == "PATCH" ||
+            (call.Method == "POST" && call.Segments.Count >= 1 && FreeCreates.Contains(call.Segments[0])) ||
+            (call.Method == "POST" && call.Segments is ["emails", _, "cancel"]))
+        {
+            return CostEstimate.Free;
+        }
+
         long emails = call.Operation switch
         {
-            "emails.send" => 1,
-            "emails.batch" => CountBatch(call.Body.Span),
-            _ => 0,
+            "emails.send" => ReadEmails(call, JsonValueKind.Object),
+            "emails.batch" => ReadEmails(call, JsonValueKind.Array),
+            _ => -1,
         };
-        return emails == 0 ? CostEstimate.Free : new CostEstimate(Currencies.PriceMicros(pricing.ResendPricePerEmailUsd, emails), "usd");
+        return emails < 0 ? CostEstimate.Unbounded : new CostEstimate(Currencies.PriceMicros(pricing.ResendPricePerEmailUsd, emails), "usd");
     }
 
     public override bool CostNeedsResponseBody(ProxyCall call) => call.Operation is "emails.send" or "emails.batch";
+
+    /// <summary>
+    /// How many emails a send or batch body sends, read strictly: JSON (UTF-8, no byte-order mark, no
+    /// comments or trailing commas) of the expected shape, else refused, since a lenient reader might
+    /// find emails we did not count.
+    /// </summary>
+    private static long ReadEmails(ProxyCall call, JsonValueKind expected)
+    {
+        string? mediaType = call.ContentType?.Split(';')[0].Trim();
+        if (!string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) ||
+            (call.ContentType!.Contains(';', StringComparison.Ordinal) && !call.ContentType.Contains("charset=utf-8", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw RequestParameters.Unreadable($"a body with content type '{call.ContentType ?? "(none)"}'; send application/json (UTF-8).");
+        }
+
+        if (!string.IsNullOrEmpty(call.ContentEncoding))
+        {
+            throw RequestParameters.Unreadable($"a Content-Encoding ('{call.ContentEncoding}') on a sending call.");
+        }
+
+        ReadOnlySpan<byte> body = call.Body.Span;
+        if (body.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
+            throw RequestParameters.Unreadable("the body starts with a byte-order mark.");
+        }
+
+        try
+        {
+            _ = StrictUtf8.GetCharCount(body);
+            using JsonDocument document = JsonDocument.Parse(call.Body);
+            JsonElement root = document.RootElement;
+            if (root.ValueKind != expected)
+            {
+                throw RequestParameters.Unreadable(expected == JsonValueKind.Array ? "a batch must be a JSON array of emails." : "an email must be a JSON object.");
+            }
+
+            return expected == JsonValueKind.Array ? root.GetArrayLength() : 1;
+        }
+        catch (Exception e) when (e is JsonException or System.Text.DecoderFallbackException)
+        {
+            throw RequestParameters.Unreadable("the body is not valid UTF-8 JSON.");
+        }
+    }
 
     protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
@@ -94,19 +155,4 @@ public sealed class ResendVendor(PricingOptions pricing) : VendorDefinition
     public override VendorErrorBody Error(int status, string code, string message) => new(
         "application/json",
         JsonSerializer.Serialize(new { statusCode = status, name = "keybrake_" + code, message }));
-
-    private static long CountBatch(ReadOnlySpan<byte> body)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(body);
-            using JsonDocument document = JsonDocument.ParseValue(ref reader);
-            return document.RootElement.ValueKind == JsonValueKind.Array ? document.RootElement.GetArrayLength() : 0;
-        }
-        catch (JsonException)
-        {
-            // Resend refuses a malformed batch itself; nothing is sent.
-            return 0;
-        }
-    }
 }

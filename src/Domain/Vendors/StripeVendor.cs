@@ -31,6 +31,10 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.StripeSecretKey];
 
+    // Stripe's documented request headers (idempotency, API version, connected account) and its SDKs' own client description.
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } =
+        WithCommon("Idempotency-Key", "Stripe-Version", "Stripe-Account", "Stripe-Context", "X-Stripe-Client-User-Agent");
+
     public override string? ReadVaultKey(string? authorization) => Bearer(authorization) ?? Basic(authorization)?.User;
 
     public override UpstreamAuthorization Authorize(IReadOnlyDictionary<string, string> secrets, IReadOnlyList<string> segments) =>
@@ -68,48 +72,135 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
         return verb.Length == 0 ? name : name + "." + verb;
     }
 
+    /// <summary>
+    /// Writes known not to move money: they are forwarded without a bound. Every other write that is not
+    /// priced below (a new endpoint, <c>payment_intents.confirm</c>, <c>.capture</c>, <c>subscriptions.create</c>)
+    /// is bounded by the key's whole remaining allowance.
+    /// </summary>
+    private static readonly HashSet<string> FreeWrites = new(StringComparer.Ordinal)
+    {
+        "customers.create", "customers.update", "products.create", "products.update", "prices.create", "prices.update",
+        "payment_methods.attach", "payment_methods.detach", "payment_methods.update", "setup_intents.create", "setup_intents.update",
+        "setup_intents.confirm", "setup_intents.cancel", "payment_intents.update", "payment_intents.cancel", "invoices.create",
+        "invoices.update", "invoiceitems.create", "invoiceitems.update", "webhook_endpoints.create", "webhook_endpoints.update",
+        "coupons.create", "tax_rates.create", "checkout.sessions.create", "checkout.sessions.expire", "billing.meter_events.create",
+    };
+
+    /// <summary>How a Stripe call is bounded before it is forwarded.</summary>
+    public enum BoundKind
+    {
+        /// <summary>A read, a delete or a write that moves no money.</summary>
+        Free,
+
+        /// <summary>A create whose <c>amount</c> and <c>currency</c> are in the request: exact.</summary>
+        Amount,
+
+        /// <summary>Money back to a customer: costs minus its amount and never frees cap, so nothing to reserve.</summary>
+        Refund,
+
+        /// <summary><c>invoices/{id}/pay</c>: the invoice's <c>amount_remaining</c>, read before forwarding.</summary>
+        InvoicePay,
+
+        /// <summary>Nothing in the request bounds it: the key's whole remaining allowance.</summary>
+        WholeAllowance,
+    }
+
+    public static BoundKind Bound(string method, string operation) => method switch
+    {
+        // Cancelling a subscription can invoice at once (invoice_now, prorations); other deletes move nothing.
+        "DELETE" when operation == "subscriptions.delete" => BoundKind.WholeAllowance,
+        "GET" or "HEAD" or "OPTIONS" or "DELETE" => BoundKind.Free,
+        _ when AmountCreates.Contains(operation) => BoundKind.Amount,
+        _ when operation == "refunds.create" => BoundKind.Refund,
+        _ when operation == "invoices.pay" => BoundKind.InvoicePay,
+        _ when FreeWrites.Contains(operation) => BoundKind.Free,
+        _ => BoundKind.WholeAllowance,
+    };
+
     public override CostEstimate Estimate(ProxyCall call)
     {
-        if (!AmountCreates.Contains(call.Operation))
+        BoundKind kind = Bound(call.Method, call.Operation);
+        if (kind is BoundKind.Free or BoundKind.Refund)
         {
             return CostEstimate.Free;
         }
 
-        Dictionary<string, string> form = FormBody.Parse(call.Body.Span);
-        if (!form.TryGetValue("amount", out string? amountText) ||
-            !long.TryParse(amountText, NumberStyles.None, CultureInfo.InvariantCulture, out long amount) ||
-            !form.TryGetValue("currency", out string? currency))
+        // Read even when the bound is not in the request: a request we cannot read is not forwarded.
+        RequestParameters parameters = RequestParameters.Read(call.Query, call.ContentType, call.ContentEncoding, call.Body.Span);
+        switch (kind)
         {
-            // Stripe itself refuses a create without a valid amount and currency; nothing moves.
-            return CostEstimate.Free;
+            case BoundKind.InvoicePay:
+                return CostEstimate.Lookup(["v1", "invoices", call.Segments[^2]]);
+            case BoundKind.WholeAllowance:
+                return CostEstimate.Unbounded;
         }
 
-        currency = currency.ToLowerInvariant();
+        long amount = RequestParameters.Amount(parameters.Last("amount"), "amount");
+        string currency = Currency(parameters.Last("currency"));
         return new CostEstimate(currencies.ToUsdMicros(amount, currency), currency, amount);
     }
 
-    public override bool CostNeedsResponseBody(ProxyCall call) =>
-        AmountCreates.Contains(call.Operation) || call.Operation is "refunds.create" or "invoices.pay" or "subscriptions.create";
+    public override CostEstimate BoundFromLookup(ProxyCall call, JsonElement found)
+    {
+        // An invoice that cannot be read as one has no bound: refuse rather than forward unbounded.
+        if (Long(found, "amount_remaining") is not long remaining || remaining < 0 || Str(found, "currency") is not string currency)
+        {
+            throw new KeybrakeException(ErrorKind.Unavailable, "bound_unavailable",
+                "Keybrake could not read the invoice's amount_remaining, so the payment has no upper bound and was not forwarded.");
+        }
+
+        currency = currency.ToLowerInvariant();
+        return new CostEstimate(currencies.ToUsdMicros(remaining, currency), currency, remaining);
+    }
+
+    public override bool CostNeedsResponseBody(ProxyCall call) => Bound(call.Method, call.Operation) is not BoundKind.Free;
+
+    /// <summary>Stripe's currencies are three ASCII letters, any case; anything else cannot be priced.</summary>
+    private static string Currency(string? text) =>
+        text is { Length: 3 } && text.All(char.IsAsciiLetter)
+            ? text.ToLowerInvariant()
+            : throw RequestParameters.Unreadable("'currency' must be a three-letter ISO code.");
 
     protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
         string? id = root.TryGetProperty("id", out JsonElement idElement) ? idElement.GetString() : null;
+        if (call.Operation == "subscriptions.create" && Str(root, "latest_invoice") is string invoiceId)
+        {
+            // The first invoice was not expanded: its cost is read later (SettlementPath). Until then the
+            // whole allowance reserved stays counted, so the key spends nothing more meanwhile.
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor, invoiceId);
+        }
+
         (long? amount, string? currency) = call.Operation switch
         {
             "invoices.pay" => (Long(root, "amount_paid"), Str(root, "currency")),
+            "payment_intents.confirm" or "payment_intents.capture" => (Long(root, "amount_received"), Str(root, "currency")),
             "subscriptions.create" => root.TryGetProperty("latest_invoice", out JsonElement invoice) && invoice.ValueKind == JsonValueKind.Object
                 ? (Long(invoice, "amount_paid"), Str(invoice, "currency"))
                 : (null, null),
             _ => (Long(root, "amount"), Str(root, "currency")),
         };
-        if (amount is null || currency is null)
+        if (amount is null || currency is null || !currencies.IsKnown(currency))
         {
+            // Nothing to read the real cost from (a subscription whose latest_invoice was not expanded): the
+            // bound reserved stands, which is never less than what the call could move.
             return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor, id);
         }
 
         long usd = currencies.ToUsdMicros(amount.Value, currency);
         return new CallCost(call.Operation == "refunds.create" ? -usd : usd, CostSource.Parsed, Fee(root), currency, amount, id);
     }
+
+    /// <summary>A subscription whose first invoice was not in its response is settled from that invoice (its id is the row's object id).</summary>
+    public override IReadOnlyList<string>? SettlementPath(string? operation, string? objectId) =>
+        operation == "subscriptions.create" && objectId?.StartsWith("in_", StringComparison.Ordinal) == true ? ["v1", "invoices", objectId] : null;
+
+    /// <summary>What a finalized invoice took: <c>amount_paid</c>; null while it is still open or a draft.</summary>
+    public override long? SettledCost(JsonElement root) =>
+        Str(root, "status") is "paid" or "void" or "uncollectible" && Long(root, "amount_paid") is long paid && Str(root, "currency") is string currency &&
+        currencies.IsKnown(currency)
+            ? currencies.ToUsdMicros(paid, currency)
+            : null;
 
     /// <summary>The metadata key the proxy adds to money-moving creates.</summary>
     public const string ReferenceMetadata = "keybrake_ref";
@@ -199,7 +290,9 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
             named.Add(new NamedObject(s[start + 1], [.. s.Take(start + 2)]));
         }
 
-        foreach ((string name, string value) in Pairs(IsForm(call) ? call.Body.Span : default, query))
+        // The body is read as a form whatever its declared type: Stripe reads a body without one as a form,
+        // and reading more than the vendor would can only refuse more, never let a reference through.
+        foreach ((string name, string value) in Pairs(call.Body.Span, query))
         {
             if (name.Contains(TenantMetadata, StringComparison.Ordinal) || name == "metadata")
             {
@@ -220,7 +313,7 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     public override ProxyCall TagOwner(ProxyCall call, string tenant)
     {
-        if (!IsForm(call) && !call.Body.IsEmpty)
+        if (!IsForm(call) && !call.Body.IsEmpty && call.ContentType is not null)
         {
             return call;
         }

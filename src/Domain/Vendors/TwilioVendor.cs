@@ -18,6 +18,12 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
 
     public override IReadOnlyList<string> SecretNames { get; } = [Secrets.SecretNames.TwilioAccountSid, Secrets.SecretNames.TwilioAuthToken];
 
+    // The Account SID is an identifier every Twilio answer carries (account_sid, uri); the auth token is the credential.
+    public override IReadOnlyList<string> CredentialSecretNames { get; } = [Secrets.SecretNames.TwilioAuthToken];
+
+    // Twilio's REST API documents no request headers beyond content type and negotiation.
+    public override IReadOnlySet<string> ForwardedRequestHeaders { get; } = WithCommon();
+
     public override string RequestIdHeader => "Twilio-Request-Id";
 
     public override string? ReadVaultKey(string? authorization) => Basic(authorization)?.Password ?? Bearer(authorization);
@@ -82,18 +88,47 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
         return string.Join('.', names) + "." + verb;
     }
 
+    /// <summary>Writes known not to move money (redacting or cancelling a message); every other unknown write is unbounded.</summary>
+    private static readonly HashSet<string> FreeWrites = new(StringComparer.Ordinal) { "messages.update" };
+
+    /// <summary>Twilio refuses a body longer than this; the bound never counts past it.</summary>
+    public const int MaxBodyChars = 1600;
+
     public override CostEstimate Estimate(ProxyCall call)
     {
-        if (call.Operation != "messages.create")
+        if (call.Method is "GET" or "HEAD" or "OPTIONS" or "DELETE" || FreeWrites.Contains(call.Operation))
         {
             return CostEstimate.Free;
         }
 
-        FormBody.Parse(call.Body.Span).TryGetValue("Body", out string? text);
-        return new CostEstimate(Currencies.PriceMicros(pricing.TwilioPricePerSegmentUsd, SmsSegments.Count(text)), "usd");
+        // Twilio reads parameters from the query string as well as the form body.
+        RequestParameters parameters = RequestParameters.Read(call.Query, call.ContentType, call.ContentEncoding, call.Body.Span);
+        if (call.Operation != "messages.create")
+        {
+            // A call, a number purchase, anything new: nothing in the request bounds it.
+            return CostEstimate.Unbounded;
+        }
+
+        if (parameters.Count("Body") > 1)
+        {
+            // Twilio does not document which of two bodies it sends; both readings are possible.
+            throw RequestParameters.Unreadable("'Body' is given more than once.");
+        }
+
+        string? text = parameters.Last("Body");
+        if (parameters.Any(name => name.StartsWith("MediaUrl", StringComparison.Ordinal)))
+        {
+            // A media message is priced per message, not per segment (and its text rides along).
+            return new CostEstimate(Currencies.PriceMicros(pricing.TwilioPricePerMediaMessageUsd, 1) + SegmentsMicros(text), "usd");
+        }
+
+        return new CostEstimate(SegmentsMicros(text), "usd");
     }
 
-    public override bool CostNeedsResponseBody(ProxyCall call) => call.Operation == "messages.create";
+    private long SegmentsMicros(string? text) => Currencies.PriceMicros(pricing.TwilioPricePerSegmentUsd, SmsSegments.Count(text));
+
+    public override bool CostNeedsResponseBody(ProxyCall call) =>
+        call.Method is not ("GET" or "HEAD" or "OPTIONS" or "DELETE") && !FreeWrites.Contains(call.Operation);
 
     protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
@@ -102,6 +137,18 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
         if (price is not null)
         {
             return new CallCost(price.Value, CostSource.Parsed, Currency: "usd", VendorObjectId: sid);
+        }
+
+        if (call.Operation != "messages.create")
+        {
+            // Unbounded writes keep their reservation until the vendor prices them.
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: "usd", VendorObjectId: sid);
+        }
+
+        if (root.TryGetProperty("num_media", out JsonElement media) && media.ValueKind == JsonValueKind.String && media.GetString() is not (null or "0"))
+        {
+            // A media message's price is not in its segments: the bound stands until Twilio prices it.
+            return new CallCost(estimate.CostMicros, CostSource.Estimated, Currency: "usd", VendorObjectId: sid);
         }
 
         // The price comes later; the response's own segment count beats ours when it has one.

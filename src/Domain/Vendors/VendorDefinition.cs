@@ -24,6 +24,32 @@ public abstract class VendorDefinition
     /// <summary>Secret names this vendor needs; all are read (tenant override first) before forwarding.</summary>
     public abstract IReadOnlyList<string> SecretNames { get; }
 
+    /// <summary>
+    /// Request headers every vendor gets from the agent: the body's type and language, content negotiation
+    /// and the SDK's identity. Not <c>Content-Encoding</c> (the cost estimate reads the body as sent) nor
+    /// <c>Accept-Encoding</c> (answers are scrubbed of secrets, which needs them uncompressed).
+    /// </summary>
+    protected static readonly IReadOnlySet<string> CommonRequestHeaders = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "Content-Type", "Content-Language", "Accept", "Accept-Language", "User-Agent",
+    };
+
+    /// <summary>
+    /// The client request headers forwarded upstream: an allow list (case-insensitive), so a header nobody
+    /// thought of (<c>X-HTTP-Method-Override</c>, <c>True-Client-IP</c>, …) never reaches the vendor.
+    /// Each vendor lists what its API documents; credentials are never on it (the proxy sets them).
+    /// </summary>
+    public abstract IReadOnlySet<string> ForwardedRequestHeaders { get; }
+
+    protected static IReadOnlySet<string> WithCommon(params string[] headers) =>
+        new HashSet<string>(CommonRequestHeaders.Concat(headers), StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The secrets that are credentials, scrubbed from every answer before it reaches the agent. By default
+    /// all of <see cref="SecretNames"/>; a vendor leaves out identifiers its answers carry by design.
+    /// </summary>
+    public virtual IReadOnlyList<string> CredentialSecretNames => SecretNames;
+
     /// <summary>Response headers that carry the vendor's request id, for the audit row.</summary>
     public virtual string RequestIdHeader => "Request-Id";
 
@@ -37,8 +63,17 @@ public abstract class VendorDefinition
 
     public abstract string Operation(string method, IReadOnlyList<string> segments);
 
-    /// <summary>The expected cost, from the request alone. Throws a validation error to refuse the call.</summary>
+    /// <summary>
+    /// An upper bound on what the call can cost, from the request alone, or a note of where the bound comes
+    /// from (<see cref="CostEstimate.LookupPath"/>, <see cref="CostEstimate.WholeAllowance"/>). Never 0 for a
+    /// call that can move money. Throws a validation error (<see cref="RequestParameters.Unreadable"/> among
+    /// them) to refuse the call before it is forwarded.
+    /// </summary>
     public abstract CostEstimate Estimate(ProxyCall call);
+
+    /// <summary>The bound of a call whose <see cref="CostEstimate.LookupPath"/> the proxy read (<paramref name="found"/>).</summary>
+    public virtual CostEstimate BoundFromLookup(ProxyCall call, JsonElement found) =>
+        throw new InvalidOperationException($"{Name} asks for no look-ups.");
 
     /// <summary>Whether <see cref="Settle"/> needs the response body of this call.</summary>
     public abstract bool CostNeedsResponseBody(ProxyCall call);

@@ -1,3 +1,4 @@
+using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
 using Keybrake.Domain.Audit;
@@ -40,14 +41,20 @@ public static class KeybrakeServiceCollectionExtensions
             clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(100);
             clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(1);
             clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
-            return string.IsNullOrEmpty(options.ConnectionString)
+            var healer = new MissingTableHealer();
+            clientOptions.AddPolicy(healer, HttpPipelinePosition.PerCall);
+            TableServiceClient client = string.IsNullOrEmpty(options.ConnectionString)
                 ? new TableServiceClient(options.ServiceUri, new DefaultAzureCredential(), clientOptions)
                 : new TableServiceClient(options.ConnectionString, clientOptions);
+            healer.Attach(client, options.Prefix);
+            return client;
         });
         services.TryAddSingleton(sp => new KeybrakeTables(
             sp.GetRequiredService<TableServiceClient>(), sp.GetRequiredService<IOptions<TableOptions>>().Value));
         services.TryAddSingleton<IVaultKeyStore, TableVaultKeyStore>();
         services.TryAddSingleton<IOperatorTokenStore, TableOperatorTokenStore>();
+        services.TryAddSingleton<IOperatorAuditLog, TableOperatorAuditLog>();
+        services.TryAddSingleton<OperatorAuditService>();
         AddSecrets(services, configuration);
         services.TryAddSingleton<TableAuditLog>();
         services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<TableAuditLog>());

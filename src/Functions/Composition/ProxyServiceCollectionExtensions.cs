@@ -22,7 +22,7 @@ public static class ProxyServiceCollectionExtensions
     public static IServiceCollection AddKeybrakeProxy(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<PricingOptions>().Bind(configuration.GetSection("Pricing"))
-            .Validate(o => o.FxToUsd.Values.All(rate => rate > 0) && o.TwilioPricePerSegmentUsd >= 0 && o.ResendPricePerEmailUsd >= 0,
+            .Validate(o => o.FxToUsd.Values.All(rate => rate > 0) && o.TwilioPricePerSegmentUsd >= 0 && o.TwilioPricePerMediaMessageUsd >= 0 && o.ResendPricePerEmailUsd >= 0,
                 "Pricing: FX rates must be positive and prices not negative.")
             .ValidateOnStart();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<PricingOptions>>().Value);

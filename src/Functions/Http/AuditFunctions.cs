@@ -97,12 +97,12 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         string tenant,
         string auditId,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             JsonBody body = await JsonBody.ReadAsync(request, ResolveFields, cancellationToken);
             bool charged = body.RequiredBool("charged");
             AuditEntry resolved = await resolver.ResolveAsync(caller, tenant, auditId, charged, body.OptionalDecimal("cost_usd"), cancellationToken);
-            return new ApiJsonResult(new
+            var view = new
             {
                 id = resolved.Id,
                 tenant = resolved.Tenant,
@@ -110,7 +110,8 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
                 reason = resolved.Reason,
                 cost_usd = Usd.FromMicros(resolved.CostMicros),
                 cost_source = resolved.CostSource,
-            });
+            };
+            return new OperatorWrite(new ApiJsonResult(view), resolved.Id, resolved.Tenant, After: view);
         }, cancellationToken);
 
     /// <summary>An audit row as the API shows it (DESIGN §5); money in USD decimals.</summary>
@@ -131,6 +132,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
         cost_usd = Usd.FromMicros(e.CostMicros),
         cost_source = e.CostSource,
         fee_usd = e.FeeMicros is long fee ? Usd.FromMicros(fee) : (decimal?)null,
+        overshoot_usd = e.OvershootMicros is long overshoot ? Usd.FromMicros(overshoot) : (decimal?)null,
         currency = e.Currency,
         amount_minor = e.AmountMinor,
         vendor_object_id = e.VendorObjectId,

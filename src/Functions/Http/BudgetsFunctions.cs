@@ -1,5 +1,6 @@
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
+using Keybrake.Domain.Labels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -16,13 +17,26 @@ public sealed class BudgetsFunctions(OperatorEndpoint endpoint, BudgetService bu
         [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "v1/budgets/{labelPrefix}")] HttpRequest request,
         string labelPrefix,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             JsonBody body = await JsonBody.ReadAsync(request, PutFields, cancellationToken);
-            Budget budget = await budgets.PutAsync(
+            (Budget? before, Budget budget) = await budgets.PutAsync(
                 caller, labelPrefix, body.OptionalDecimal("daily_usd"), body.OptionalDecimal("monthly_usd"), body.OptionalDecimalList("alert_thresholds"),
                 cancellationToken);
-            return new ApiJsonResult(View(budget));
+            object view = View(budget);
+            return new OperatorWrite(new ApiJsonResult(view), Target(budget), Label.TenantOfPrefix(budget.Prefix), before is null ? null : View(before), view);
+        }, cancellationToken);
+
+    [Function("DeleteBudget")]
+    public Task<IActionResult> DeleteAsync(
+        [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "v1/budgets/{labelPrefix}")] HttpRequest request,
+        string labelPrefix,
+        CancellationToken cancellationToken) =>
+        endpoint.RunWriteAsync(request, async caller =>
+        {
+            Budget deleted = await budgets.DeleteAsync(caller, labelPrefix, cancellationToken);
+            object view = View(deleted);
+            return new OperatorWrite(new ApiJsonResult(view), Target(deleted), Label.TenantOfPrefix(deleted.Prefix), Before: view);
         }, cancellationToken);
 
     [Function("ListBudgets")]
@@ -32,6 +46,8 @@ public sealed class BudgetsFunctions(OperatorEndpoint endpoint, BudgetService bu
         endpoint.RunAsync(request, async caller =>
             new ApiJsonResult(new { budgets = (await budgets.ListAsync(caller, cancellationToken)).Select(View) }), cancellationToken);
 
+    private static string Target(Budget budget) => budget.Prefix.Length == 0 ? BudgetService.PlatformPrefix : budget.Prefix;
+
     private static object View(Budget budget) => new
     {
         label_prefix = budget.Prefix,
@@ -39,5 +55,9 @@ public sealed class BudgetsFunctions(OperatorEndpoint endpoint, BudgetService bu
         monthly_usd = budget.MonthlyMicros is long monthly ? Usd.FromMicros(monthly) : (decimal?)null,
         alert_thresholds = budget.AlertThresholds,
         updated_at = budget.UpdatedAt.UtcDateTime,
+
+        // "root", or the tenant whose token created it (and may change it).
+        owner = budget.OwnerTenant ?? "root",
+        updated_by = budget.UpdatedBy,
     };
 }

@@ -1,4 +1,5 @@
 using Keybrake.Domain.Caps;
+using Keybrake.Domain.Labels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -21,7 +22,7 @@ public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyServi
     public Task<IActionResult> PutAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "v1/cap-policy")] HttpRequest request,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             caller.EnsureRoot();
             JsonBody body = await JsonBody.ReadAsync(request, PolicyFields, cancellationToken);
@@ -32,7 +33,8 @@ public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyServi
                 body.OptionalDecimal("default_multiplier") ?? current.DefaultMultiplier,
                 body.OptionalDecimal("minimum_usd") ?? current.MinimumUsd,
                 body.OptionalString("default_plan") ?? current.DefaultPlan);
-            return new ApiJsonResult(View(await policies.PutPolicyAsync(caller, policy, cancellationToken)));
+            object after = View(await policies.PutPolicyAsync(caller, policy, cancellationToken));
+            return new OperatorWrite(new ApiJsonResult(after), "cap-policy", Tenant: null, View(current), after);
         }, cancellationToken);
 
     [Function("PutTenant")]
@@ -40,12 +42,14 @@ public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyServi
         [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "v1/tenants/{tenant}")] HttpRequest request,
         string tenant,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             caller.EnsureRoot();
             JsonBody body = await JsonBody.ReadAsync(request, TenantFields, cancellationToken);
+            string? before = Label.IsValidTenant(tenant) ? await policies.GetPlanAsync(tenant, cancellationToken) : null;
             string plan = await policies.PutPlanAsync(caller, tenant, body.RequiredString("plan"), cancellationToken);
-            return new ApiJsonResult(new { tenant, plan });
+            var after = new { tenant, plan };
+            return new OperatorWrite(new ApiJsonResult(after), tenant, tenant, before is null ? null : new { tenant, plan = before }, after);
         }, cancellationToken);
 
     private static object View(CapPolicy policy) => new

@@ -63,9 +63,10 @@ public sealed class JsonBody
 
         foreach (JsonProperty property in root.EnumerateObject())
         {
-            if (!allowedFields.Contains(property.Name))
+            string name = Text(property, "field name");
+            if (!allowedFields.Contains(name))
             {
-                throw KeybrakeException.Invalid(property.Name, $"unknown field; allowed fields are {string.Join(", ", allowedFields)}.");
+                throw KeybrakeException.Invalid(name, $"unknown field; allowed fields are {string.Join(", ", allowedFields)}.");
             }
         }
 
@@ -84,7 +85,7 @@ public sealed class JsonBody
             return null;
         }
 
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw WrongType(field, "a string");
+        return value.ValueKind == JsonValueKind.String ? Text(value, field) : throw WrongType(field, "a string");
     }
 
     public bool RequiredBool(string field)
@@ -133,7 +134,7 @@ public sealed class JsonBody
         }
 
         return value.EnumerateArray()
-            .Select(item => item.ValueKind == JsonValueKind.String ? item.GetString()! : throw WrongType(field, "a list of strings"))
+            .Select(item => item.ValueKind == JsonValueKind.String ? Text(item, field) : throw WrongType(field, "a list of strings"))
             .ToList();
     }
 
@@ -169,9 +170,10 @@ public sealed class JsonBody
         var map = new Dictionary<string, decimal>(StringComparer.Ordinal);
         foreach (JsonProperty property in value.EnumerateObject())
         {
-            map[property.Name] = property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out decimal number)
+            string name = Text(property, field);
+            map[name] = property.Value.ValueKind == JsonValueKind.Number && property.Value.TryGetDecimal(out decimal number)
                 ? number
-                : throw WrongType($"{field}.{property.Name}", "a number");
+                : throw WrongType($"{field}.{name}", "a number");
         }
 
         return map;
@@ -192,12 +194,41 @@ public sealed class JsonBody
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (JsonProperty property in value.EnumerateObject())
         {
-            map[property.Name] = property.Value.ValueKind == JsonValueKind.String
-                ? property.Value.GetString()!
-                : throw WrongType($"{field}.{property.Name}", "a string");
+            string name = Text(property, field);
+            map[name] = property.Value.ValueKind == JsonValueKind.String
+                ? Text(property.Value, $"{field}.{name}")
+                : throw WrongType($"{field}.{name}", "a string");
         }
 
         return map;
+    }
+
+    /// <summary>
+    /// A JSON string as .NET text. An escaped lone surrogate (<c>"acme:\ud800"</c>) is valid JSON but not
+    /// text: reading it throws, which must be the caller's 400, not a 500 (nor a string that storage refuses).
+    /// </summary>
+    private static string Text(JsonElement value, string field)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw KeybrakeException.Invalid(field, "is not valid Unicode text (a lone surrogate escape?).");
+        }
+    }
+
+    private static string Text(JsonProperty property, string field)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            throw KeybrakeException.Invalid(field, "is not valid Unicode text (a lone surrogate escape?).");
+        }
     }
 
     private static KeybrakeException WrongType(string field, string expected) => KeybrakeException.Invalid(field, $"must be {expected}.");

@@ -34,6 +34,11 @@ public sealed record KeyView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? VendorAccount { get; init; }
 
+    /// <summary>The operator (<c>root</c> or a token id) that issued the key; null for keys from before this was recorded.</summary>
+    public string? IssuedBy { get; init; }
+
+    public string? RevokedBy { get; init; }
+
     public static KeyView From(VaultKey key, DateTimeOffset now, string? secret = null) => new(
         key.Id,
         key.Label,
@@ -50,5 +55,7 @@ public sealed record KeyView(
     {
         LoopBreaker = key.Loop is null ? null : new { max_calls = key.Loop.MaxCalls, window_seconds = key.Loop.WindowSeconds },
         VendorAccount = key.VendorAccount,
+        IssuedBy = key.IssuedBy,
+        RevokedBy = key.RevokedBy,
     };
 }

@@ -2,6 +2,7 @@ using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Keys;
+using Keybrake.Domain.Labels;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Azure.Functions.Worker;
@@ -19,7 +20,7 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
     public Task<IActionResult> IssueAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/keys")] HttpRequest request,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             JsonBody body = await JsonBody.ReadAsync(request, IssueFields, cancellationToken);
             var command = new IssueKeyCommand(
@@ -33,7 +34,12 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
                 body.OptionalInt("loop_window_seconds"),
                 body.OptionalString("vendor_account"));
             IssuedKey issued = await keys.IssueAsync(caller, command, cancellationToken);
-            return new ApiJsonResult(KeyView.From(issued.Key, time.GetUtcNow(), issued.Secret), StatusCodes.Status201Created);
+            DateTimeOffset now = time.GetUtcNow();
+
+            // The audit row keeps the key as listed, never the secret shown in this one answer.
+            return new OperatorWrite(
+                new ApiJsonResult(KeyView.From(issued.Key, now, issued.Secret), StatusCodes.Status201Created),
+                issued.Key.Id, issued.Key.Tenant, After: KeyView.From(issued.Key, now));
         }, cancellationToken);
 
     [Function("ListKeys")]
@@ -76,18 +82,24 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
         [HttpTrigger(AuthorizationLevel.Anonymous, "delete", Route = "v1/keys/{id}")] HttpRequest request,
         string id,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
-            new ApiJsonResult(KeyView.From(await keys.RevokeAsync(caller, id, cancellationToken), time.GetUtcNow())), cancellationToken);
+        endpoint.RunWriteAsync(request, async caller =>
+        {
+            (VaultKey before, VaultKey after) = await keys.RevokeAsync(caller, id, cancellationToken);
+            DateTimeOffset now = time.GetUtcNow();
+            KeyView view = KeyView.From(after, now);
+            return new OperatorWrite(new ApiJsonResult(view), after.Id, after.Tenant, KeyView.From(before, now), view);
+        }, cancellationToken);
 
     [Function("RevokeKeysByPrefix")]
     public Task<IActionResult> RevokeByPrefixAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/keys/revoke")] HttpRequest request,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             JsonBody body = await JsonBody.ReadAsync(request, RevokeFields, cancellationToken);
             string prefix = body.RequiredString("label_prefix");
             int revoked = await keys.RevokeByPrefixAsync(caller, prefix, cancellationToken);
-            return new ApiJsonResult(new { label_prefix = prefix, revoked });
+            var result = new { label_prefix = prefix, revoked };
+            return new OperatorWrite(new ApiJsonResult(result), prefix, Label.TenantOfPrefix(prefix), After: result);
         }, cancellationToken);
 }

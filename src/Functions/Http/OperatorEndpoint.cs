@@ -1,7 +1,9 @@
+using System.Text.Json;
 using Azure;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Operators;
 using Keybrake.Functions.Proxy;
+using Keybrake.Infrastructure.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
@@ -14,8 +16,80 @@ namespace Keybrake.Functions.Http;
 /// A request that is a Stripe call (a vault key, or a Stripe host name: <see cref="StripeHostSurface"/>) never
 /// reaches the handler: it is proxied to Stripe, as an SDK pointed at the app's root expects.
 /// </summary>
-public sealed partial class OperatorEndpoint(OperatorAuthenticator authenticator, StripeHostSurface stripe, ILogger<OperatorEndpoint> logger)
+public sealed partial class OperatorEndpoint(
+    OperatorAuthenticator authenticator, IOperatorAuditLog operatorAudit, StripeHostSurface stripe, TimeProvider time, ILogger<OperatorEndpoint> logger)
 {
+    /// <summary>
+    /// A write on the operator API, audited: after authentication a <c>started</c> row is written before the
+    /// handler runs (a write that cannot be audited is not made: storage down is a 503 and nothing changed),
+    /// then completed with the outcome, the target and, for settings, before/after. A refused write keeps
+    /// its row too (who tried what matters as much as what changed).
+    /// </summary>
+    public Task<IActionResult> RunWriteAsync(
+        HttpRequest request, Func<OperatorPrincipal, Task<OperatorWrite>> handler, CancellationToken cancellationToken) =>
+        RunAsync(request, async caller =>
+        {
+            DateTimeOffset now = time.GetUtcNow();
+            var started = new OperatorAction
+            {
+                Id = OperatorAction.NewId(now),
+                Timestamp = now,
+                Operator = caller.TokenId,
+                Tenant = caller.Tenant,
+                Method = request.Method.ToUpperInvariant(),
+
+                // Percent-encoded, so whatever the path held is storable text; bounded like every stored string.
+                Route = Bounded(request.Path.ToUriComponent()),
+                Outcome = OperatorActionOutcome.Started,
+            };
+            await operatorAudit.RecordAsync(started, cancellationToken);
+
+            OperatorWrite write;
+            try
+            {
+                write = await handler(caller);
+            }
+            catch (KeybrakeException e)
+            {
+                await CompleteAsync(started with { Outcome = OperatorActionOutcome.Refused, Status = ApiErrors.StatusOf(e.Kind) });
+                throw;
+            }
+            catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
+            {
+                await CompleteAsync(started with { Outcome = OperatorActionOutcome.Failed, Status = StatusCodes.Status503ServiceUnavailable });
+                throw;
+            }
+
+            await CompleteAsync(started with
+            {
+                Outcome = OperatorActionOutcome.Applied,
+                Status = (write.Result as ApiJsonResult)?.StatusCode ?? StatusCodes.Status200OK,
+                Tenant = write.Tenant ?? caller.Tenant,
+                Target = write.Target is null ? null : Bounded(write.Target),
+                Before = write.Before is null ? null : Bounded(JsonSerializer.Serialize(write.Before, ApiJson.Options)),
+                After = write.After is null ? null : Bounded(JsonSerializer.Serialize(write.After, ApiJson.Options)),
+            });
+            return write.Result;
+        }, cancellationToken);
+
+    /// <summary>
+    /// The outcome is recorded even if the client has gone (the change happened). If storage fails here the
+    /// started row stays, saying an attempt was made; the answer still reports what happened to the change.
+    /// </summary>
+    private async Task CompleteAsync(OperatorAction completed)
+    {
+        try
+        {
+            await operatorAudit.RecordAsync(completed, CancellationToken.None);
+        }
+        catch (Exception e) when (StorageFailures.IsStorageFailure(e, CancellationToken.None))
+        {
+            LogAuditCompletionFailed(logger, completed.Method, completed.Route, completed.Outcome, e.GetType().Name);
+        }
+    }
+
+    private static string Bounded(string value) => value.Length <= 16_000 ? value : value[..16_000] + "…";
+
     public async Task<IActionResult> RunAsync(
         HttpRequest request, Func<OperatorPrincipal, Task<IActionResult>> handler, CancellationToken cancellationToken)
     {
@@ -37,15 +111,12 @@ public sealed partial class OperatorEndpoint(OperatorAuthenticator authenticator
             LogRefused(logger, request.Method, request.Path, e.Code);
             return ApiErrors.From(e);
         }
-        catch (RequestFailedException e)
+        catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
-            LogStorageFailed(logger, request.Method, request.Path, e.Status, e.ErrorCode);
-            return ApiErrors.Error(StatusCodes.Status503ServiceUnavailable, "storage_unavailable", "Storage is unavailable; nothing was changed. Retry later.");
-        }
-        catch (HttpRequestException e)
-        {
-            LogStorageUnreachable(logger, request.Method, request.Path, e.HttpRequestError);
-            return ApiErrors.Error(StatusCodes.Status503ServiceUnavailable, "storage_unavailable", "Storage is unreachable; nothing was changed. Retry later.");
+            // The same classification as the proxy's: a refused request, an unreachable account or the SDK's
+            // own timeout all mean "storage is out", never a bare 500.
+            LogStorageFailed(logger, request.Method, request.Path, e.GetType().Name, (e as RequestFailedException)?.ErrorCode);
+            return ApiErrors.Error(StatusCodes.Status503ServiceUnavailable, "storage_unavailable", "Storage is unavailable; retry later. A write may not have been applied.");
         }
     }
 
@@ -72,12 +143,19 @@ public sealed partial class OperatorEndpoint(OperatorAuthenticator authenticator
             : throw KeybrakeException.Invalid(name, "must be a whole number.");
     }
 
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "Operator action {Method} {Route} ended {Outcome} but its audit row could not be completed ({ErrorType})")]
+    private static partial void LogAuditCompletionFailed(ILogger logger, string method, string route, string outcome, string errorType);
+
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Operator request {Method} {Path} refused: {Code}")]
     private static partial void LogRefused(ILogger logger, string method, PathString path, string code);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Operator request {Method} {Path} failed on storage: {Status} {ErrorCode}")]
-    private static partial void LogStorageFailed(ILogger logger, string method, PathString path, int status, string? errorCode);
-
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Error, Message = "Operator request {Method} {Path} could not reach storage: {Error}")]
-    private static partial void LogStorageUnreachable(ILogger logger, string method, PathString path, HttpRequestError error);
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Error, Message = "Operator request {Method} {Path} failed on storage: {ErrorType} {ErrorCode}")]
+    private static partial void LogStorageFailed(ILogger logger, string method, PathString path, string errorType, string? errorCode);
 }
+
+/// <summary>
+/// What a write handler reports for the operator audit: the answer, what it acted on, the tenant concerned
+/// (null: the caller's own, or platform-wide for root) and, for settings, the API view before and after.
+/// Never put a secret here: these are stored.
+/// </summary>
+public sealed record OperatorWrite(IActionResult Result, string? Target, string? Tenant = null, object? Before = null, object? After = null);

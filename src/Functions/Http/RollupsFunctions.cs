@@ -15,18 +15,19 @@ public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService ro
         [HttpTrigger(AuthorizationLevel.Anonymous, "post", Route = "v1/rollups/{date}")] HttpRequest request,
         string date,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             caller.EnsureRoot();
             DateOnly day = RollupService.ParseDate(date);
             int rows = await rollups.RunAsync(day, cancellationToken);
             ExportReport export = await exports.RunAsync(day, cancellationToken);
-            return new ApiJsonResult(new
+            string target = day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+            return new OperatorWrite(new ApiJsonResult(new
             {
-                date = day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+                date = target,
                 rows,
                 export = ExportsFunctions.ReportView(export, exports.Target),
-            });
+            }), target, Tenant: null, After: new { date = target, rows });
         }, cancellationToken);
 
     [Function("ListRollups")]

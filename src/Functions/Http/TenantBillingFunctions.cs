@@ -15,12 +15,14 @@ public sealed class TenantBillingFunctions(OperatorEndpoint endpoint, TenantBill
         [HttpTrigger(AuthorizationLevel.Anonymous, "put", Route = "v1/tenants/{tenant}/billing")] HttpRequest request,
         string tenant,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller =>
+        endpoint.RunWriteAsync(request, async caller =>
         {
             caller.EnsureRoot();
             JsonBody body = await JsonBody.ReadAsync(request, BillingFields, cancellationToken);
             var mapping = new TenantBilling(tenant, body.OptionalString("stripe_customer_id"), body.OptionalString("lago_external_subscription_id"), body.OptionalString("openmeter_subject"));
-            return new ApiJsonResult(View(await billing.PutAsync(caller, mapping, cancellationToken)));
+            TenantBilling before = await billing.GetAsync(caller, tenant, cancellationToken);
+            object after = View(await billing.PutAsync(caller, mapping, cancellationToken));
+            return new OperatorWrite(new ApiJsonResult(after), tenant, tenant, View(before), after);
         }, cancellationToken);
 
     [Function("GetTenantBilling")]

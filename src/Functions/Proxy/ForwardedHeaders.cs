@@ -4,8 +4,9 @@ using Microsoft.AspNetCore.Http;
 namespace Keybrake.Functions.Proxy;
 
 /// <summary>
-/// Which headers cross the proxy. Credentials, cookies, client addresses, platform headers and
-/// hop-by-hop headers never do; CR/LF in a value drops the header.
+/// Which headers cross the proxy. Upstream: only the vendor's allow list, minus any header the client named
+/// in <c>Connection</c> (hop-by-hop by declaration). Downstream: everything but credentials, cookies, client
+/// addresses, platform and hop-by-hop headers. CR/LF in a value drops the header either way.
 /// </summary>
 public static class ForwardedHeaders
 {
@@ -27,13 +28,13 @@ public static class ForwardedHeaders
     public static bool IsForwarded(string name) =>
         !NeverForwarded.Contains(name) && !NeverForwardedPrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 
-    public static void CopyToUpstream(IHeaderDictionary from, HttpRequestMessage to, bool dropAcceptEncoding)
+    public static void CopyToUpstream(IHeaderDictionary from, HttpRequestMessage to, IReadOnlySet<string> allowed)
     {
         HashSet<string> connectionTokens = ConnectionTokens(from["Connection"]);
         foreach ((string name, Microsoft.Extensions.Primitives.StringValues values) in from)
         {
-            if (!IsForwarded(name) || connectionTokens.Contains(name) || HasLineBreak(values) ||
-                (dropAcceptEncoding && name.Equals("Accept-Encoding", StringComparison.OrdinalIgnoreCase)))
+            // The deny list stays as a second guard: an allow list edited carelessly still cannot forward a credential.
+            if (!allowed.Contains(name) || !IsForwarded(name) || connectionTokens.Contains(name) || HasLineBreak(values))
             {
                 continue;
             }
@@ -49,22 +50,22 @@ public static class ForwardedHeaders
         }
     }
 
-    public static void CopyToResponse(HttpResponseMessage from, HttpResponse to)
+    public static void CopyToResponse(HttpResponseMessage from, HttpResponse to, SecretScrubber scrubber)
     {
         HashSet<string> connectionTokens = from.Headers.Connection.ToHashSet(StringComparer.OrdinalIgnoreCase);
-        Copy(from.Headers, to, connectionTokens);
-        Copy(from.Content.Headers, to, connectionTokens);
+        Copy(from.Headers, to, connectionTokens, scrubber);
+        Copy(from.Content.Headers, to, connectionTokens, scrubber);
         if (from.Content.Headers.ContentLength is long length)
         {
             to.ContentLength = length;
         }
     }
 
-    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string> connectionTokens)
+    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string> connectionTokens, SecretScrubber scrubber)
     {
         foreach (KeyValuePair<string, IEnumerable<string>> header in headers)
         {
-            string[] values = header.Value.ToArray();
+            string[] values = header.Value.Select(scrubber.Scrub).ToArray();
             if (IsForwarded(header.Key) && !connectionTokens.Contains(header.Key) && !HasLineBreak(values))
             {
                 to.Headers[header.Key] = values;

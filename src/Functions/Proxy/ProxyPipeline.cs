@@ -30,6 +30,7 @@ public sealed partial class ProxyPipeline(
     CapPlanner caps,
     IAlertStore alerts,
     BudgetAlerts budgetAlerts,
+    IVendorLookup lookups,
     IOptions<ProxyOptions> proxyOptions,
     IHttpClientFactory httpClients,
     IOptionsMonitor<VendorEndpointOptions> endpoints,
@@ -61,9 +62,11 @@ public sealed partial class ProxyPipeline(
         {
             authorized = await gate.AuthorizeAsync(vendor, method, RawVendorPath(context, vendorName), request.Headers.Authorization, cancellationToken);
             ReadOnlyMemory<byte> body = await ReadBodyAsync(request, cancellationToken);
-            var call = new ProxyCall(vendor.Name, method, authorized.Segments, authorized.Operation, request.ContentType, body, request.Headers["Idempotency-Key"]);
+            var call = new ProxyCall(vendor.Name, method, authorized.Segments, authorized.Operation, request.ContentType, body, request.Headers["Idempotency-Key"],
+                request.QueryString.Value, request.Headers.ContentEncoding.Count == 0 ? null : request.Headers.ContentEncoding.ToString());
             CostEstimate estimate = EstimateOrDeny(authorized, call);
             Dictionary<string, string> secretValues = await ReadSecretsAsync(authorized, cancellationToken);
+            estimate = await BoundAsync(authorized, call, estimate, cancellationToken);
 
             // Step 5: on a shared vendor account, every object the call names is the tenant's (DESIGN §4, §7).
             OwnershipCheck owned = await ownership.CheckAsync(
@@ -138,7 +141,7 @@ public sealed partial class ProxyPipeline(
         UpstreamAuthorization upstreamAuth = vendor.Authorize(secretValues, call.Segments);
         VendorEndpointOptions endpoint = endpoints.Get(vendor.Name);
         ReadOnlyMemory<byte> body = vendor.TagForLookup(call, CallReference.For(authorized.Key.Id, call.IdempotencyKey, intent.Id));
-        using HttpRequestMessage upstream = BuildUpstreamRequest(context.Request, vendor, call, body, upstreamAuth, endpoint, owned.NeedsResponseBody);
+        using HttpRequestMessage upstream = BuildUpstreamRequest(context.Request, vendor, call, body, upstreamAuth, endpoint);
         owned.ApplyHeaders(upstream);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(endpoint.TimeoutSeconds));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -158,13 +161,15 @@ public sealed partial class ProxyPipeline(
 
         using (response)
         {
-            await CompleteAsync(context, intent, reservation, vendor, call, estimate, owned, response, started, upstreamStarted, timeout, linked.Token, cancellationToken);
+            SecretScrubber scrubber = SecretScrubber.For(vendor, secretValues, upstreamAuth.AuthorizationHeader);
+            await CompleteAsync(context, intent, reservation, vendor, call, estimate, owned, response, scrubber, started, upstreamStarted, timeout, linked.Token, cancellationToken);
         }
     }
 
     private async Task CompleteAsync(
         HttpContext context, AuditEntry intent, Reservation reservation, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
-        OwnershipCheck owned, HttpResponseMessage response, long started, long upstreamStarted, CancellationTokenSource timeout, CancellationToken upstreamToken, CancellationToken cancellationToken)
+        OwnershipCheck owned, HttpResponseMessage response, SecretScrubber scrubber, long started, long upstreamStarted, CancellationTokenSource timeout,
+        CancellationToken upstreamToken, CancellationToken cancellationToken)
     {
         int status = (int)response.StatusCode;
         if (status == 401)
@@ -224,6 +229,13 @@ public sealed partial class ProxyPipeline(
                 LatencyMs = ElapsedMs(started),
             };
             long held = outcome == AuditOutcome.InDoubt ? reservation.AmountMicros : Math.Max(0, cost.CostMicros);
+            if (held > reservation.AmountMicros && reason != "idempotent_replay")
+            {
+                // The vendor moved more than was reserved: it counts in full, and the row says by how much it passed the bound.
+                completed = completed with { OvershootMicros = held - reservation.AmountMicros };
+                LogOvershoot(logger, vendor.Name, call.Operation, held - reservation.AmountMicros);
+            }
+
             await TryRecordOutcomeAsync(completed, reservation, held, releaseIdempotencyKey: status is >= 400 and < 500);
 
             // Step 5, on the answer: record what a create made; cut a list to the tenant's objects.
@@ -239,18 +251,23 @@ public sealed partial class ProxyPipeline(
 
             HttpResponse downstream = context.Response;
             downstream.StatusCode = status;
-            ForwardedHeaders.CopyToResponse(response, downstream);
+            ForwardedHeaders.CopyToResponse(response, downstream, scrubber);
             downstream.Headers["X-Keybrake-Audit-Id"] = intent.Id;
             downstream.Headers["X-Keybrake-Cost-Usd"] = Usd.Format(cost.CostMicros);
             downstream.Headers["X-Keybrake-Overhead-Ms"] = (ElapsedMs(started) - upstreamMs).ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (rewrite.Body is byte[] filtered)
             {
                 downstream.ContentLength = filtered.Length;
-                await StreamBodyAsync(context, Stream.Null, filtered, filtered.Length, bufferedWhole: true, cancellationToken);
+                await StreamBodyAsync(context, Stream.Null, filtered, filtered.Length, bufferedWhole: true, scrubber, cancellationToken);
             }
             else
             {
-                await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, cancellationToken);
+                await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, scrubber, cancellationToken);
+            }
+
+            if (scrubber.Count > 0)
+            {
+                LogScrubbed(logger, vendor.Name, call.Operation, scrubber.Count);
             }
         }
         finally
@@ -365,6 +382,44 @@ public sealed partial class ProxyPipeline(
         }
     }
 
+    /// <summary>
+    /// Turns a bound the request alone does not give into a number: a vendor look-up (an invoice's remaining
+    /// amount, read with the real secret) or the key's whole remaining allowance, the least any of its
+    /// counters still allows. At least one micro-dollar, so a key at its cap refuses the call.
+    /// </summary>
+    private async Task<CostEstimate> BoundAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken)
+    {
+        if (estimate.LookupPath is not null)
+        {
+            try
+            {
+                return await lookups.BoundAsync(authorized.Key.Tenant, call, estimate, cancellationToken);
+            }
+            catch (KeybrakeException e)
+            {
+                throw new ProxyDeniedException(e.Kind == ErrorKind.Validation ? 400 : 502, e.Code, e.Message, authorized.Key, call.Operation);
+            }
+            catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                throw new ProxyDeniedException(502, "bound_unavailable",
+                    $"Keybrake could not read from {call.Vendor} what this call may cost, so it was not forwarded. Retry later.", authorized.Key, call.Operation);
+            }
+        }
+
+        if (!estimate.WholeAllowance)
+        {
+            return estimate;
+        }
+
+        long remaining = long.MaxValue;
+        foreach (CapCounter counter in await caps.CountersAsync(authorized.Key, time.GetUtcNow(), cancellationToken))
+        {
+            remaining = Math.Min(remaining, counter.LimitMicros - await audit.UsedAsync(counter, cancellationToken));
+        }
+
+        return estimate with { CostMicros = Math.Max(1, remaining) };
+    }
+
     private async Task<Dictionary<string, string>> ReadSecretsAsync(AuthorizedCall authorized, CancellationToken cancellationToken)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -438,17 +493,8 @@ public sealed partial class ProxyPipeline(
         }
     }
 
-    /// <summary>
-    /// Storage errors as the Azure SDK raises them: a failed request, a network error, or its own timeout
-    /// (a cancellation nobody asked for, possibly wrapped after its retries).
-    /// </summary>
-    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) => e switch
-    {
-        RequestFailedException or HttpRequestException or TimeoutException => true,
-        OperationCanceledException => !cancellationToken.IsCancellationRequested,
-        AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsStorageFailure(inner, cancellationToken)),
-        _ => false,
-    };
+    private static bool IsStorageFailure(Exception e, CancellationToken cancellationToken) =>
+        Infrastructure.Storage.StorageFailures.IsStorageFailure(e, cancellationToken);
 
     private async Task<Reservation> PlanReservationAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -464,7 +510,8 @@ public sealed partial class ProxyPipeline(
                 "~loop|" + authorized.Key.Id + "|" + CallFingerprint(call),
                 authorized.Key.Loop?.MaxCalls ?? options.LoopMaxCalls,
                 TimeSpan.FromSeconds(authorized.Key.Loop?.WindowSeconds ?? options.LoopWindowSeconds));
-        IReadOnlyList<CapCounter> counters = estimate.CostMicros > 0 ? await caps.CountersAsync(authorized.Key, now, cancellationToken) : [];
+        // Counters for every write, not only those with a reservation: settlement moves them by the real cost.
+        IReadOnlyList<CapCounter> counters = call.IsRead ? [] : await caps.CountersAsync(authorized.Key, now, cancellationToken);
         return new Reservation(Math.Max(0, estimate.CostMicros), counters, idempotencyRow, loop);
     }
 
@@ -474,7 +521,7 @@ public sealed partial class ProxyPipeline(
         string body = call.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) == true
             ? string.Join('&', FormBody.Parse(call.Body.Span).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
             : Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(call.Body.Span));
-        return RandomTokens.Sha256Hex(call.Method + " " + call.Path + "\n" + body)[..40];
+        return RandomTokens.Sha256Hex(call.Method + " " + call.Path + call.Query + "\n" + body)[..40];
     }
 
     private async Task TryRecordOutcomeAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey)
@@ -492,8 +539,7 @@ public sealed partial class ProxyPipeline(
     }
 
     private static HttpRequestMessage BuildUpstreamRequest(
-        HttpRequest request, VendorDefinition vendor, ProxyCall call, ReadOnlyMemory<byte> body, UpstreamAuthorization auth, VendorEndpointOptions endpoint,
-        bool ownershipNeedsBody)
+        HttpRequest request, VendorDefinition vendor, ProxyCall call, ReadOnlyMemory<byte> body, UpstreamAuthorization auth, VendorEndpointOptions endpoint)
     {
         Uri target = UpstreamUri(endpoint.BaseUrl ?? vendor.DefaultBaseUrl, auth.Segments, request.QueryString.Value);
         var upstream = new HttpRequestMessage(new HttpMethod(call.Method), target);
@@ -502,7 +548,7 @@ public sealed partial class ProxyPipeline(
             upstream.Content = new ReadOnlyMemoryContent(body);
         }
 
-        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, dropAcceptEncoding: vendor.CostNeedsResponseBody(call) || ownershipNeedsBody);
+        ForwardedHeaders.CopyToUpstream(request.Headers, upstream, vendor.ForwardedRequestHeaders);
         upstream.Headers.TryAddWithoutValidation("Authorization", auth.AuthorizationHeader);
         return upstream;
     }
@@ -603,19 +649,13 @@ public sealed partial class ProxyPipeline(
         return (total, false);
     }
 
-    private static async Task StreamBodyAsync(HttpContext context, Stream upstreamBody, byte[]? buffer, int buffered, bool bufferedWhole, CancellationToken cancellationToken)
+    private static async Task StreamBodyAsync(
+        HttpContext context, Stream upstreamBody, byte[]? buffer, int buffered, bool bufferedWhole, SecretScrubber scrubber, CancellationToken cancellationToken)
     {
         try
         {
-            if (buffer is not null && buffered > 0)
-            {
-                await context.Response.Body.WriteAsync(buffer.AsMemory(0, buffered), cancellationToken);
-            }
-
-            if (!bufferedWhole)
-            {
-                await upstreamBody.CopyToAsync(context.Response.Body, cancellationToken);
-            }
+            ReadOnlyMemory<byte> head = buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, buffered);
+            await scrubber.CopyAsync(head, bufferedWhole ? null : upstreamBody, context.Response.Body, cancellationToken);
         }
         catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException)
         {
@@ -670,6 +710,12 @@ public sealed partial class ProxyPipeline(
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Loop breaker tripped for key {KeyId} on {Operation}")]
     private static partial void LogLoopDetected(ILogger logger, string keyId, string operation);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "{Vendor} {Operation} cost {OvershootMicros} micro-dollars more than it reserved")]
+    private static partial void LogOvershoot(ILogger logger, string vendor, string operation, long overshootMicros);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Scrubbed {Count} occurrence(s) of a {Vendor} credential from the answer to {Operation}")]
+    private static partial void LogScrubbed(ILogger logger, string vendor, string operation, int count);
 
     [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Cost of {Vendor} {Operation} could not be parsed ({ErrorType}); the estimate stands")]
     private static partial void LogUnparsableCost(ILogger logger, string vendor, string operation, string errorType);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Keybrake.Domain.Audit;
+using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Reconciliation;
 using Keybrake.Domain.Secrets;
 using Keybrake.Domain.Vendors;
@@ -8,7 +9,10 @@ using Microsoft.Extensions.Options;
 
 namespace Keybrake.Functions.Proxy;
 
-/// <summary>Reads a vendor object's final price with the tenant's real credentials, for the reconciler.</summary>
+/// <summary>
+/// Reads vendor objects with the tenant's real credentials: a final price for the reconciler, and the bound
+/// of a call that names an object (an invoice to pay) before the proxy forwards it.
+/// </summary>
 public sealed class VendorLookup(
     VendorRegistry vendors, ISecretProvider secrets, IHttpClientFactory httpClients, IOptionsMonitor<VendorEndpointOptions> endpoints) : IVendorLookup
 {
@@ -48,6 +52,18 @@ public sealed class VendorLookup(
         {
             return null;
         }
+    }
+
+    public async Task<CostEstimate> BoundAsync(string tenant, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken)
+    {
+        VendorDefinition? vendor = vendors.Find(call.Vendor);
+        if (vendor is null || estimate.LookupPath is not IReadOnlyList<string> path)
+        {
+            return estimate;
+        }
+
+        using JsonDocument found = await GetAsync(vendor, tenant, path, null, cancellationToken);
+        return vendor.BoundFromLookup(call, found.RootElement);
     }
 
     /// <summary>A GET to the vendor with the tenant's real credentials; anything but 2xx is an error.</summary>

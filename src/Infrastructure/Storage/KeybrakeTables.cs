@@ -5,7 +5,8 @@ namespace Keybrake.Infrastructure.Storage;
 
 /// <summary>
 /// Hands out the app's table clients. Tables are created on first use (once per process), so a fresh
-/// storage account or Azurite needs no provisioning step.
+/// storage account or Azurite needs no provisioning step; a table that vanishes later is re-created by
+/// <see cref="MissingTableHealer"/> on the request that finds it missing.
 /// </summary>
 public sealed class KeybrakeTables(TableServiceClient service, TableOptions options)
 {
@@ -19,6 +20,10 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Rollups = "rollups";
     public const string Exports = "exports";
     public const string Owners = "owners";
+    public const string OperatorAudit = "operatoraudit";
+
+    /// <summary>Every table the app uses, so a vanished one can be re-created (<see cref="MissingTableHealer"/>).</summary>
+    public static readonly IReadOnlyList<string> All = [Keys, Tokens, Audit, Budgets, Settings, Tenants, Alerts, Rollups, Exports, OperatorAudit, Owners];
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

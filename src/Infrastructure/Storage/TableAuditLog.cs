@@ -79,7 +79,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
     public async Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        long delta = reservation.AmountMicros > 0 ? heldMicros - reservation.AmountMicros : 0;
+        // Whatever was reserved (nothing, for a call whose bound was 0), the counters end at the real cost:
+        // a call that reserved less than it cost still counts in full.
+        long delta = heldMicros - Math.Max(0, reservation.AmountMicros);
         string primary = outcome.PartitionKey;
         List<CapCounter> moved = delta == 0 ? [] : [.. reservation.Counters];
 

@@ -64,7 +64,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         return new KeyPage([], null);
     }
 
-    public async Task<bool> RevokeAsync(string id, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<bool> RevokeAsync(string id, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken)
     {
         if (!VaultKeySecret.TrySplitId(id, out string tenant, out string row))
         {
@@ -81,7 +81,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         if (current.Value!.GetBoolean("Revoked") != true)
         {
             // Revocation is monotonic, so a concurrent writer can only have revoked it too: no ETag needed.
-            await table.UpdateEntityAsync(RevocationPatch(tenant, row, at), ETag.All, TableUpdateMode.Merge, cancellationToken);
+            await table.UpdateEntityAsync(RevocationPatch(tenant, row, at, revokedBy), ETag.All, TableUpdateMode.Merge, cancellationToken);
         }
 
         return true;
@@ -100,7 +100,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         return [.. tenants];
     }
 
-    public async Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Keys, cancellationToken);
         string filter = BuildFilter(query, status: null) + " and Revoked eq false";
@@ -116,7 +116,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
             }
 
             batchPartition = entity.PartitionKey;
-            batch.Add(new TableTransactionAction(TableTransactionActionType.UpdateMerge, RevocationPatch(entity.PartitionKey, entity.RowKey, at), ETag.All));
+            batch.Add(new TableTransactionAction(TableTransactionActionType.UpdateMerge, RevocationPatch(entity.PartitionKey, entity.RowKey, at, revokedBy), ETag.All));
         }
 
         return revoked + await SubmitAsync(table, batch, cancellationToken);
@@ -133,8 +133,8 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         return batch.Count;
     }
 
-    private static TableEntity RevocationPatch(string tenant, string row, DateTimeOffset at) =>
-        new(tenant, row) { ["Revoked"] = true, ["RevokedAt"] = at };
+    private static TableEntity RevocationPatch(string tenant, string row, DateTimeOffset at, string revokedBy) =>
+        new(tenant, row) { ["Revoked"] = true, ["RevokedAt"] = at, ["RevokedBy"] = revokedBy };
 
     private static string BuildFilter(KeyQuery query, VaultKeyStatus? status)
     {
@@ -187,6 +187,8 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
             ["LoopMaxCalls"] = key.Loop?.MaxCalls,
             ["LoopWindowSeconds"] = key.Loop?.WindowSeconds,
             ["VendorAccount"] = key.VendorAccount,
+            ["IssuedBy"] = key.IssuedBy,
+            ["RevokedBy"] = key.RevokedBy,
         };
     }
 
@@ -206,5 +208,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         CapSource = e.GetString("CapSource") ?? "request",
         Loop = e.GetInt32("LoopMaxCalls") is int max && e.GetInt32("LoopWindowSeconds") is int window ? new LoopLimit(max, window) : null,
         VendorAccount = e.GetString("VendorAccount"),
+        IssuedBy = e.GetString("IssuedBy"),
+        RevokedBy = e.GetBoolean("Revoked") == true ? e.GetString("RevokedBy") : null,
     };
 }

@@ -65,10 +65,14 @@ public sealed class OpenApiTests : IAsyncLifetime
         await CheckAsync(root.GetAsync("/v1/keys?limit=5"), "/v1/keys", "get", 200);
         await CheckAsync(root.GetAsync($"/v1/keys/{id}"), "/v1/keys/{id}", "get", 200);
         await CheckAsync(root.GetAsync("/v1/keys/nope"), "/v1/keys/{id}", "get", 404);
-        await CheckAsync(root.PostAsJsonAsync("/v1/tokens", new { tenant = "acme", description = "ops" }), "/v1/tokens", "post", 201);
+        JsonElement token = await CheckAsync(root.PostAsJsonAsync("/v1/tokens", new { tenant = "acme", description = "ops" }), "/v1/tokens", "post", 201);
+        await CheckAsync(root.GetAsync("/v1/tokens"), "/v1/tokens", "get", 200);
         await CheckAsync(root.PutAsJsonAsync("/v1/budgets/acme:", new { daily_usd = 30, monthly_usd = 500, alert_thresholds = new[] { 0.5 } }), "/v1/budgets/{labelPrefix}", "put", 200);
         await CheckAsync(root.PutAsJsonAsync("/v1/budgets/acme:", new { daily_usd = -1 }), "/v1/budgets/{labelPrefix}", "put", 400);
         await CheckAsync(root.GetAsync("/v1/budgets"), "/v1/budgets", "get", 200);
+        await CheckAsync(root.PutAsJsonAsync("/v1/budgets/acme:run", new { daily_usd = 3 }), "/v1/budgets/{labelPrefix}", "put", 200);
+        await CheckAsync(root.DeleteAsync("/v1/budgets/acme:run"), "/v1/budgets/{labelPrefix}", "delete", 200);
+        await CheckAsync(root.DeleteAsync("/v1/budgets/acme:run"), "/v1/budgets/{labelPrefix}", "delete", 404);
         await CheckAsync(root.PutAsJsonAsync("/v1/tenants/acme", new { plan = "team" }), "/v1/tenants/{tenant}", "put", 200);
         await CheckAsync(root.PutAsJsonAsync("/v1/tenants/acme/billing", new { stripe_customer_id = "cus_123" }), "/v1/tenants/{tenant}/billing", "put", 200);
         await CheckAsync(root.GetAsync("/v1/tenants/acme/billing"), "/v1/tenants/{tenant}/billing", "get", 200);
@@ -86,6 +90,10 @@ public sealed class OpenApiTests : IAsyncLifetime
         await CheckAsync(root.PostAsJsonAsync("/v1/keys/revoke", new { label_prefix = "acme:billing-agent:checkout:run-1" }), "/v1/keys/revoke", "post", 200);
         await CheckAsync(root.DeleteAsync($"/v1/keys/{id}"), "/v1/keys/{id}", "delete", 200);
         await CheckAsync(nobody.GetAsync("/v1/keys"), "/v1/keys", "get", 401);
+        await CheckAsync(root.GetAsync("/v1/operator-audit"), "/v1/operator-audit", "get", 200);
+        await CheckAsync(root.GetAsync("/v1/operator-audit?limit=0"), "/v1/operator-audit", "get", 400);
+        await CheckAsync(root.DeleteAsync("/v1/tokens/" + token.Str("id")), "/v1/tokens/{id}", "delete", 200);
+        await CheckAsync(root.DeleteAsync("/v1/tokens/tok_nope"), "/v1/tokens/{id}", "delete", 404);
         using HttpClient acme = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("acme"));
         await CheckAsync(acme.PutAsJsonAsync("/v1/cap-policy", new { minimum_usd = 3 }), "/v1/cap-policy", "put", 403);
     }

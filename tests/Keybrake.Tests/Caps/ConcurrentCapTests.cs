@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Keybrake.Domain.Tests.Generated;
 using Keybrake.Sandbox;
 using Keybrake.Tests.Support;
+using Xunit.Abstractions;
 
 namespace Keybrake.Tests.Caps;
 
@@ -10,7 +12,7 @@ namespace Keybrake.Tests.Caps;
 /// Caps are reservations: under any concurrency, across separate host processes sharing one storage
 /// account, exact estimates never let spend pass a cap.
 /// </summary>
-public sealed class ConcurrentCapTests : IAsyncLifetime
+public sealed class ConcurrentCapTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Calls = 200;
     private FakeVendors _vendors = null!;
@@ -83,6 +85,43 @@ public sealed class ConcurrentCapTests : IAsyncLifetime
         Assert.Equal(30m, spent);
     }
 
+    [Fact]
+    public async Task TwoHosts_200ConcurrentGeneratedShapes_OnOneKey_NeverChargePastTheCap()
+    {
+        int seed = RequestShapes.Seed();
+        var rng = new Random(seed);
+        string[] paths = ["v1/payment_intents", "v1/charges", "v1/transfers", "v1/payouts"];
+        RequestShape[] shapes = [.. Enumerable.Range(0, Calls).Select(_ => RequestShapes.StripeAmountCreate(rng, paths[rng.Next(paths.Length)], 800))];
+        JsonElement key = await IssueKeyAsync("acme:billing-agent:checkout:race-shapes", 30m,
+            ["POST /v1/payment_intents", "POST /v1/charges", "POST /v1/transfers", "POST /v1/payouts"]);
+
+        using var gate = new SemaphoreSlim(0);
+        using HttpClient first = new() { BaseAddress = _first.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        using HttpClient second = new() { BaseAddress = _second.BaseAddress, Timeout = TimeSpan.FromMinutes(2) };
+        Task<string?>[] calls = [.. shapes.Select(async (shape, i) =>
+        {
+            await gate.WaitAsync();
+            using HttpRequestMessage request = GeneratedShapes.Request("stripe", shape, key.Str("key"));
+            using HttpResponseMessage response = await (i % 2 == 0 ? first : second).SendAsync(request);
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.True((int)response.StatusCode < 500, $"seed {seed}: {(int)response.StatusCode} {body}\n{shape.Description}");
+            return GeneratedShapes.RefusalCode("stripe", body);
+        })];
+        gate.Release(Calls);
+        string?[] refusals = await Task.WhenAll(calls);
+
+        long charged = GeneratedShapes.StripeChargedMicros(_vendors.Stripe.Ledger);
+        decimal spent = (await GetKeyAsync(key.Str("id"))).GetProperty("spent_today_usd").GetDecimal();
+        string context = $"seed {seed} (KEYBRAKE_TEST_SEED={seed}): charged {charged}, counted {spent}, refusals: " +
+            string.Join(", ", refusals.GroupBy(r => r ?? "(forwarded)").Select(g => $"{g.Key} x{g.Count()}"));
+        Assert.True(charged <= 30_000_000, context);
+        Assert.True(spent * 1_000_000m == charged, context);
+        Assert.True(_vendors.Stripe.Ledger.Count == refusals.Count(r => r is null), "the vendor saw refused calls: " + context);
+        Assert.True(refusals.Count(r => r is null) > 3 && refusals.Count(r => r == "keybrake_cap_exceeded") > 3, "the race hardly raced: " + context);
+        Assert.DoesNotContain(await ProxyHost.AuditRowsAsync(_prefix), r => r.GetInt64("OvershootMicros") is > 0);
+        output.WriteLine($"{Calls} concurrent calls over two hosts, " + context);
+    }
+
     /// <summary>Sends the calls all at once, alternating between the two hosts; each is a distinct $1.00 order.</summary>
     private async Task<HttpStatusCode[]> FireAsync(Func<int, string> keyFor)
     {
@@ -123,12 +162,12 @@ public sealed class ConcurrentCapTests : IAsyncLifetime
         return client;
     }
 
-    private async Task<JsonElement> IssueKeyAsync(string label, decimal cap)
+    private async Task<JsonElement> IssueKeyAsync(string label, decimal cap, string[]? endpoints = null)
     {
         using HttpClient root = Operator(_first);
         HttpResponseMessage response = await root.PostAsJsonAsync("/v1/keys", new
         {
-            label, vendor = "stripe", daily_usd_cap = cap, allowed_endpoints = new[] { "POST /v1/payment_intents" }, expires_in = "1h",
+            label, vendor = "stripe", daily_usd_cap = cap, allowed_endpoints = endpoints ?? ["POST /v1/payment_intents"], expires_in = "1h",
         });
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return await Json.ReadAsync(response);

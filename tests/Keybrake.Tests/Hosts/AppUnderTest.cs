@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Keybrake.Sandbox;
 using Keybrake.Tests.Support;
@@ -62,7 +60,7 @@ public abstract partial class AppUnderTest : IAsyncLifetime
         };
         Settings = settings;
 
-        int port = FreePort();
+        int port = HostHealth.FreePort();
         ProcessStartInfo start = StartInfo(port);
         foreach ((string key, string? value) in settings)
         {
@@ -78,7 +76,7 @@ public abstract partial class AppUnderTest : IAsyncLifetime
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
         BaseAddress = new Uri($"http://127.0.0.1:{port}/");
-        await WaitForHealthAsync(StartTimeout);
+        await HostHealth.WaitAsync(BaseAddress, _process, StartTimeout, () => RecentOutput);
     }
 
     /// <summary>How to start this kind of host listening on <paramref name="port"/>; settings are added as environment variables.</summary>
@@ -106,48 +104,6 @@ public abstract partial class AppUnderTest : IAsyncLifetime
         {
             _timerRuns.AddOrUpdate(function, 1, (_, runs) => runs + 1);
         }
-    }
-
-    private async Task WaitForHealthAsync(TimeSpan timeout)
-    {
-        using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        var waited = Stopwatch.StartNew();
-        while (waited.Elapsed < timeout)
-        {
-            if (_process!.HasExited)
-            {
-                throw new InvalidOperationException($"The host exited with {_process.ExitCode} before answering /health:\n{RecentOutput}");
-            }
-
-            try
-            {
-                if ((await client.GetAsync("/health")).StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Not answering yet.
-            }
-
-            await Task.Delay(200);
-        }
-
-        throw new TimeoutException($"The host did not answer /health in {timeout.TotalSeconds} s:\n{RecentOutput}");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     public async Task DisposeAsync()

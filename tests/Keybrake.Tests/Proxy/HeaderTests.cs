@@ -99,6 +99,73 @@ public sealed class HeaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HeadersOffTheVendorsAllowList_AndHeadersNamedInConnection_AreNeverForwarded()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:headers:run-4", "stripe", "GET /v1/customers/*");
+        string[] offTheList = ["X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method", "True-Client-IP", "CF-Connecting-IP", "Fastly-Client-IP",
+            "X-Cluster-Client-IP", "Via", "Origin", "Referer", "X-Agent-Note", "Content-Encoding", "Accept-Encoding", "Idempotency-Key"];
+
+        RawExchange.Reply reply = await RawExchange.SendAsync(_proxy.Host.BaseAddress, "GET /proxy/stripe/v1/customers/cus_7 HTTP/1.1",
+        [
+            ("Host", _proxy.Host.BaseAddress.Authority),
+            ("Authorization", "Bearer " + key.Str("key")),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("X-Method-Override", "DELETE"),
+            ("X-HTTP-Method", "DELETE"),
+            ("True-Client-IP", "203.0.113.77"),
+            ("CF-Connecting-IP", "203.0.113.77"),
+            ("Fastly-Client-IP", "203.0.113.77"),
+            ("X-Cluster-Client-IP", "203.0.113.77"),
+            ("Via", "1.1 agent-box"),
+            ("Origin", "https://evil.example"),
+            ("Referer", "https://evil.example/x"),
+            ("X-Agent-Note", "anything"),
+            ("Content-Encoding", "gzip"),
+            ("Accept-Encoding", "gzip"),
+
+            // Allowed for Stripe, but the client declared them hop-by-hop.
+            ("Connection", "Idempotency-Key"),
+            ("Idempotency-Key", "hop-only"),
+            ("Stripe-Version", "2024-06-20"),
+            ("User-Agent", "Stripe/v1 DotNetBindings/53.1.0"),
+            ("Accept", "application/json"),
+        ]);
+
+        Assert.True(reply.Status == 200, reply.Raw);
+        LedgerEntry entry = Assert.Single(Fake.Ledger);
+        Assert.Equal("GET", entry.Method);
+        Assert.All(offTheList, name => Assert.False(entry.Headers.ContainsKey(name), $"{name} was forwarded: {entry.Headers.GetValueOrDefault(name)}"));
+        Assert.DoesNotContain("203.0.113.77", string.Join("\n", entry.Headers.Values), StringComparison.Ordinal);
+        Assert.Equal("2024-06-20", entry.Headers["Stripe-Version"]);
+        Assert.Equal("Stripe/v1 DotNetBindings/53.1.0", entry.Headers["User-Agent"]);
+        Assert.Equal("application/json", entry.Headers["Accept"]);
+    }
+
+    [Fact]
+    public async Task EachVendorGetsItsOwnAllowList_ResendGetsIdempotencyKeyButNotStripesHeaders()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:notify-agent:headers:run-5", "resend", "POST /emails");
+        using var http = new HttpClient { BaseAddress = _proxy.ProxyBase("resend") };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "emails")
+        {
+            Content = new StringContent("""{"from":"a@example.com","to":"b@example.com","subject":"s","text":"t"}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Idempotency-Key", "receipt-77");
+        request.Headers.Add("Stripe-Version", "2024-06-20");
+        request.Headers.Add("Stripe-Account", "acct_1");
+
+        HttpResponseMessage response = await http.SendAsync(request);
+
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        LedgerEntry entry = Assert.Single(_proxy.Vendors.Resend.Ledger);
+        Assert.Equal("receipt-77", entry.Headers["Idempotency-Key"]);
+        Assert.False(entry.Headers.ContainsKey("Stripe-Version"));
+        Assert.False(entry.Headers.ContainsKey("Stripe-Account"));
+        Assert.StartsWith("application/json", entry.Headers["Content-Type"], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HttpClientAgent_GetsTheKeybrakeHeaders_AndTheVendorSeesOnlyTheRealSecret()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:reporting-agent:headers:run-2", "stripe", "GET /v1/customers/*");

@@ -44,6 +44,14 @@ public sealed class ObjectScopeTests
         Assert.NotNull(Stripe.Objects(StripeCall("POST", "/v1/payment_intents/pi_1", form), null).Refusal);
 
     [Fact]
+    public void Stripe_BodyWithoutContentType_StillNamesItsReferences()
+    {
+        // Stripe reads such a body as a form: a check that skipped it would let a foreign refund through.
+        ProxyCall call = StripeCall("POST", "/v1/refunds", "charge=ch_victim") with { ContentType = null };
+        Assert.Equal(["ch_victim"], Stripe.Objects(call, null).Named.Select(n => n.Id));
+    }
+
+    [Fact]
     public void Stripe_ListsAreFiltered_CreatesAreTagged()
     {
         Assert.Equal(ListScope.Filter, Stripe.Objects(StripeCall("GET", "/v1/payment_intents", null), "?limit=3").List);

@@ -109,6 +109,31 @@ public sealed class AuditQueryTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, (await root.GetAsync("/v1/audit?cursor=not-a-cursor")).StatusCode);
     }
 
+    [Fact]
+    public async Task DefaultWindow_CursorStillWorks_AfterTheClockMoves_AndPagesCoverTheFirstPagesWindow()
+    {
+        using HttpClient root = _proxy.Host.Client();
+        int inWindow = (await GetAsync(root, "/v1/audit?limit=1000")).GetProperty("entries").GetArrayLength();
+        Assert.True(inWindow >= 3, $"the default window should hold several rows, has {inWindow}");
+
+        JsonElement first = await GetAsync(root, "/v1/audit?limit=1");
+        var seen = new List<string> { first.GetProperty("entries")[0].Str("id") };
+        string? cursor = first.Str("next_cursor");
+        while (cursor is not null)
+        {
+            // Real time passes between pages; the default "until now" must not move the cursor's window.
+            _proxy.Host.Time.Advance(TimeSpan.FromHours(3));
+            HttpResponseMessage next = await root.GetAsync("/v1/audit?limit=1&cursor=" + cursor);
+            JsonElement page = await Json.ReadAsync(next);
+            Assert.True(next.StatusCode == HttpStatusCode.OK, page.ToString());
+            seen.AddRange(page.GetProperty("entries").EnumerateArray().Select(e => e.Str("id")));
+            cursor = page.GetProperty("next_cursor").ValueKind == JsonValueKind.String ? page.Str("next_cursor") : null;
+        }
+
+        Assert.Equal(inWindow, seen.Count);
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+    }
+
     [Theory]
     [InlineData("/v1/audit?limit=10001", "limit")]
     [InlineData("/v1/audit?limit=0", "limit")]

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Keybrake.Tests.Support;
 
@@ -25,7 +23,7 @@ public sealed class HostProcess : IAsyncDisposable
 
     public static async Task<HostProcess> StartAsync(IReadOnlyDictionary<string, string?> settings)
     {
-        int port = FreePort();
+        int port = HostHealth.FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Path.GetTempPath(),
@@ -54,44 +52,16 @@ public sealed class HostProcess : IAsyncDisposable
         process.BeginErrorReadLine();
 
         var host = new HostProcess(process, new Uri($"http://127.0.0.1:{port}/")) { Output = output };
-        using var client = new HttpClient { BaseAddress = host.BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        for (int attempt = 0; attempt < 300; attempt++)
+        try
         {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"The host process exited with {process.ExitCode}.");
-            }
-
-            try
-            {
-                if ((await client.GetAsync("/health")).StatusCode == HttpStatusCode.OK)
-                {
-                    return host;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (TaskCanceledException)
-            {
-                // Not answering yet.
-            }
-
-            await Task.Delay(100);
+            await HostHealth.WaitAsync(host.BaseAddress, process, TimeSpan.FromSeconds(30), () => string.Join('\n', output));
+            return host;
         }
-
-        await host.DisposeAsync();
-        throw new TimeoutException("The host process did not answer /health in 30 s.");
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
     }
 
     public async ValueTask DisposeAsync()

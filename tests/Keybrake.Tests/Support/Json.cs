@@ -18,4 +18,8 @@ public static class Json
     }
 
     public static string Str(this JsonElement element, string name) => element.GetProperty(name).GetString()!;
+
+    /// <summary>A snake_case-as-written JSON request body.</summary>
+    public static StringContent Content(object value) =>
+        new(JsonSerializer.Serialize(value), System.Text.Encoding.UTF8, "application/json");
 }

@@ -12,6 +12,7 @@ public sealed class TcpRelay : IAsyncDisposable
     private readonly IPEndPoint _target;
     private readonly List<TcpClient> _open = [];
     private TcpListener? _listener;
+    private volatile bool _stalled;
     private CancellationTokenSource _stop = new();
 
     public TcpRelay(IPEndPoint target)
@@ -31,6 +32,11 @@ public sealed class TcpRelay : IAsyncDisposable
         _stop.Cancel();
         _listener?.Stop();
         _listener = null;
+        CloseOpen();
+    }
+
+    private void CloseOpen()
+    {
         lock (_open)
         {
             foreach (TcpClient client in _open)
@@ -42,8 +48,25 @@ public sealed class TcpRelay : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Storage that hangs instead of refusing: connections are accepted and never answered (a black-holed
+    /// network path), so only the client's own timeouts end a request. Existing connections are closed.
+    /// </summary>
+    public void Stall()
+    {
+        _stalled = true;
+        CloseOpen();
+    }
+
     public void Restore()
     {
+        if (_stalled)
+        {
+            _stalled = false;
+            CloseOpen();
+            return;
+        }
+
         _stop = new CancellationTokenSource();
         _listener = new TcpListener(IPAddress.Loopback, Port);
         _listener.Start();
@@ -74,6 +97,16 @@ public sealed class TcpRelay : IAsyncDisposable
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
+            }
+
+            if (_stalled)
+            {
+                lock (_open)
+                {
+                    _open.Add(inbound);
+                }
+
+                continue;
             }
 
             var outbound = new TcpClient();
