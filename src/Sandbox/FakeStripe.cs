@@ -27,6 +27,8 @@ public sealed class FakeStripe : FakeVendor
     private readonly Dictionary<string, StripeCharge> _charges = new(StringComparer.Ordinal);
     private readonly Dictionary<string, StripeBalanceTransaction> _balanceTransactions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonObject> _refunds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonObject> _customers = new(StringComparer.Ordinal);
+    private readonly List<string> _customerOrder = [];
     private readonly List<StripeMeterEvent> _meterEvents = [];
     private readonly Dictionary<string, StripeIdempotencySlot> _idempotency = new(StringComparer.Ordinal);
     private readonly Dictionary<string, JsonObject> _invoices = new(StringComparer.Ordinal);
@@ -246,6 +248,11 @@ public sealed class FakeStripe : FakeVendor
             ["v1", "payment_intents", "search"] when get => SearchPaymentIntents(request),
             ["v1", "payment_intents", var id] when get => RetrievePaymentIntent(request, id),
             ["v1", "payment_intents", var id, "confirm"] when post => ConfirmExisting(request, id),
+            ["v1", "payment_intents", var id] when post => UpdatePaymentIntent(request, id),
+            ["v1", "payment_intents", var id, "cancel"] when post => CancelPaymentIntent(id),
+            ["v1", "payment_intents", var id, "capture"] when post => CapturePaymentIntent(request, id),
+            ["v1", "customers"] when post => CreateCustomer(request),
+            ["v1", "customers"] when get => ListCustomers(request),
             ["v1", "refunds"] when post => CreateRefund(request),
             ["v1", "refunds", var id] when get => RetrieveRefund(id),
             ["v1", "charges"] when post => CreateCharge(request),
@@ -254,7 +261,7 @@ public sealed class FakeStripe : FakeVendor
             ["v1", "payouts"] when post => CreateSimpleMoneyObject(request, "payout", "po_"),
             ["v1", "transfers"] when post => CreateSimpleMoneyObject(request, "transfer", "tr_"),
             ["v1", "billing", "meter_events"] when post => CreateMeterEvent(request),
-            ["v1", "customers", var id] when get => RetrieveCustomer(id),
+            ["v1", "customers", var id] when get => _customers.TryGetValue(id, out var customer) ? Ok(customer.DeepClone(), id) : RetrieveCustomer(id),
             ["v1", "invoices", var id] when get => _invoices.TryGetValue(id, out var invoice) ? Ok(invoice.DeepClone(), id) : NoSuch("invoice", id, "invoice"),
             ["v1", "invoices", var id, "pay"] when post => PayInvoice(id),
             ["v1", "subscriptions"] when post => CreateSubscription(request),
@@ -763,6 +770,117 @@ public sealed class FakeStripe : FakeVendor
             ["payload"] = ToJson(payload),
             ["timestamp"] = timestamp,
         }, identifier);
+    }
+
+    /// <summary>
+    /// Stripe: <c>POST /v1/payment_intents/{id}</c> updates; <c>metadata[k]=v</c> merges into the existing
+    /// metadata and <c>metadata[k]=</c> (empty) removes that key.
+    /// </summary>
+    private VendorResponse UpdatePaymentIntent(FakeRequest request, string id)
+    {
+        if (!_paymentIntents.TryGetValue(id, out var pi))
+        {
+            return NoSuch("payment_intent", id, "intent");
+        }
+
+        var metadata = new Dictionary<string, string>(pi.Metadata, StringComparer.Ordinal);
+        foreach (var (key, value) in request.HashParam("metadata"))
+        {
+            if (value.Length == 0)
+            {
+                metadata.Remove(key);
+            }
+            else
+            {
+                metadata[key] = value;
+            }
+        }
+
+        pi.Metadata = metadata;
+        pi.Description = request.Param("description") ?? pi.Description;
+        return Ok(RenderPaymentIntent(pi, request.ListParam("expand"), hideBalanceTransaction: false), pi.Id);
+    }
+
+    /// <summary>Stripe: an intent can be canceled unless it already succeeded or was canceled.</summary>
+    private VendorResponse CancelPaymentIntent(string id)
+    {
+        if (!_paymentIntents.TryGetValue(id, out var pi))
+        {
+            return NoSuch("payment_intent", id, "intent");
+        }
+
+        if (pi.Status is "succeeded" or "canceled")
+        {
+            return Error(400, "invalid_request_error",
+                $"You cannot cancel this PaymentIntent because it has a status of {pi.Status}.", code: "payment_intent_unexpected_state");
+        }
+
+        pi.Status = "canceled";
+        return Ok(RenderPaymentIntent(pi, [], hideBalanceTransaction: false), pi.Id);
+    }
+
+    /// <summary>Stripe: only an intent in <c>requires_capture</c> (manual capture, confirmed) can be captured.</summary>
+    private VendorResponse CapturePaymentIntent(FakeRequest request, string id)
+    {
+        if (!_paymentIntents.TryGetValue(id, out var pi))
+        {
+            return NoSuch("payment_intent", id, "intent");
+        }
+
+        return pi.Status == "requires_capture"
+            ? Ok(RenderPaymentIntent(pi, request.ListParam("expand"), hideBalanceTransaction: false), pi.Id)
+            : Error(400, "invalid_request_error",
+                $"This PaymentIntent could not be captured because it has a status of {pi.Status}.", code: "payment_intent_unexpected_state");
+    }
+
+    /// <summary>Stripe: <c>POST /v1/customers</c> with optional <c>email</c>, <c>name</c>, <c>metadata[...]</c>; all optional.</summary>
+    private VendorResponse CreateCustomer(FakeRequest request)
+    {
+        var id = FakeIds.Stripe("cus_");
+        var customer = new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = "customer",
+            ["balance"] = 0,
+            ["created"] = request.ReceivedAt.ToUnixTimeSeconds(),
+            ["currency"] = null,
+            ["delinquent"] = false,
+            ["description"] = request.Param("description"),
+            ["email"] = request.Param("email"),
+            ["livemode"] = false,
+            ["metadata"] = ToJson(request.HashParam("metadata")),
+            ["name"] = request.Param("name"),
+        };
+        _customers[id] = customer;
+        _customerOrder.Add(id);
+        return Ok(customer.DeepClone(), id);
+    }
+
+    /// <summary>Stripe list shape: newest first, <c>limit</c> 1-100 (default 10), <c>starting_after</c> an id on an earlier page.</summary>
+    private VendorResponse ListCustomers(FakeRequest request)
+    {
+        var limit = 10;
+        if (request.Param("limit") is { } limitText
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+        {
+            return Error(400, "invalid_request_error", "Invalid limit: must be an integer between 1 and 100.",
+                code: "parameter_invalid_integer", param: "limit");
+        }
+
+        IEnumerable<string> newestFirst = Enumerable.Reverse(_customerOrder);
+        if (request.Param("starting_after") is { } after)
+        {
+            newestFirst = newestFirst.SkipWhile(c => c != after).Skip(1);
+        }
+
+        var page = newestFirst.Take(limit + 1).ToList();
+        var data = new JsonArray();
+        foreach (var id in page.Take(limit))
+        {
+            data.Add(_customers[id].DeepClone());
+        }
+
+        return Ok(new JsonObject { ["object"] = "list", ["data"] = data, ["has_more"] = page.Count > limit, ["url"] = "/v1/customers" });
     }
 
     private static VendorResponse RetrieveCustomer(string id) =>

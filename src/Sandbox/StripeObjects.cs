@@ -21,11 +21,11 @@ internal sealed class StripePaymentIntent
 
     public required string CaptureMethod { get; init; }
 
-    public required IReadOnlyDictionary<string, string> Metadata { get; init; }
+    public required IReadOnlyDictionary<string, string> Metadata { get; set; }
 
     public string? Customer { get; init; }
 
-    public string? Description { get; init; }
+    public string? Description { get; set; }
 
     public string? PaymentMethod { get; set; }
 

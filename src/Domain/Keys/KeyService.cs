@@ -15,7 +15,8 @@ public sealed record IssueKeyCommand(
     string ExpiresIn,
     IReadOnlyDictionary<string, string>? Metadata,
     int? LoopMaxCalls = null,
-    int? LoopWindowSeconds = null);
+    int? LoopWindowSeconds = null,
+    string? VendorAccount = null);
 
 public sealed record IssuedKey(VaultKey Key, string Secret);
 
@@ -54,6 +55,7 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
             Metadata = metadata,
             CapSource = capSource,
             Loop = ValidateLoop(command.LoopMaxCalls, command.LoopWindowSeconds),
+            VendorAccount = ValidateVendorAccount(command.Vendor, command.VendorAccount),
             IssuedBy = caller.TokenId,
         };
         await store.CreateAsync(key, cancellationToken);
@@ -171,6 +173,27 @@ public sealed class KeyService(IVaultKeyStore store, KeyLimits limits, VendorReg
         }
 
         return endpoints.Select(e => EndpointPattern.Parse(e).Text).ToList();
+    }
+
+    /// <summary>
+    /// Only vendors with an account header can bind a key to another account, and only with an id the
+    /// header can carry verbatim (Stripe: <c>acct_</c> and letters or digits).
+    /// </summary>
+    private string? ValidateVendorAccount(string vendor, string? account)
+    {
+        if (account is null)
+        {
+            return null;
+        }
+
+        if (vendors.Find(vendor)?.AccountHeader is null)
+        {
+            throw KeybrakeException.Invalid("vendor_account", $"is not supported for {vendor}.");
+        }
+
+        bool valid = account.Length is > 5 and <= 255 && account.StartsWith("acct_", StringComparison.Ordinal)
+            && account.Skip(5).All(char.IsAsciiLetterOrDigit);
+        return valid ? account : throw KeybrakeException.Invalid("vendor_account", "must be a connected account id (acct_ followed by letters or digits).");
     }
 
     private Dictionary<string, string> ValidateMetadata(IReadOnlyDictionary<string, string>? metadata)

@@ -38,6 +38,12 @@ public sealed record VaultKey
     /// <summary>This key's loop breaker, when it differs from the configured default.</summary>
     public LoopLimit? Loop { get; init; }
 
+    /// <summary>
+    /// The vendor account (a Stripe connected account, <c>acct_...</c>) this key acts on, set at issue. The
+    /// proxy then sends the vendor's account header itself; a key without one may not send that header.
+    /// </summary>
+    public string? VendorAccount { get; init; }
+
     /// <summary>The operator (<c>root</c> or a token id) that issued it; null on keys issued before this was kept.</summary>
     public string? IssuedBy { get; init; }
 

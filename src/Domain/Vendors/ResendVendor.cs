@@ -118,6 +118,40 @@ public sealed class ResendVendor(PricingOptions pricing) : VendorDefinition
         return new CallCost(Currencies.PriceMicros(pricing.ResendPricePerEmailUsd, sent), CostSource.Parsed, Currency: "usd");
     }
 
+    /// <summary>
+    /// Resend keeps no owner on an email, so ownership lives only in Keybrake's table: <c>/{resource}/{id}</c>
+    /// (and its actions, <c>/emails/{id}/cancel</c>) is checked, creates (a batch: each email) are recorded,
+    /// lists are refused (filtering would need one table read per item).
+    /// </summary>
+    public override ObjectScope Objects(ProxyCall call, string? query)
+    {
+        IReadOnlyList<string> s = call.Segments;
+        if (s.Count == 0)
+        {
+            return new ObjectScope([], Refusal: "The Resend root cannot be scoped to a tenant.");
+        }
+
+        bool batch = s.Count == 2 && s[0] == "emails" && s[1] == "batch";
+        IReadOnlyList<NamedObject> named = s.Count >= 2 && !batch ? [new NamedObject(s[1], null)] : [];
+        bool collection = s.Count == 1;
+        return new ObjectScope(
+            named,
+            collection && call.Method == "GET" ? ListScope.Refuse : ListScope.None,
+            Creates: (collection || batch) && call.Method == "POST");
+    }
+
+    public override IReadOnlyList<string> CreatedObjects(ProxyCall call, JsonElement root)
+    {
+        if (OwnershipJson.Text(root, "id") is string id)
+        {
+            return [id];
+        }
+
+        return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("data", out JsonElement data) && data.ValueKind == JsonValueKind.Array
+            ? [.. data.EnumerateArray().Select(e => OwnershipJson.Text(e, "id")).OfType<string>()]
+            : [];
+    }
+
     public override VendorErrorBody Error(int status, string code, string message) => new(
         "application/json",
         JsonSerializer.Serialize(new { statusCode = status, name = "keybrake_" + code, message }));

@@ -179,6 +179,33 @@ public sealed class TwilioVendor(PricingOptions pricing) : VendorDefinition
         return Currencies.PriceMicros(Math.Abs(value), 1);
     }
 
+    /// <summary>
+    /// Twilio keeps no owner on a message, so ownership lives only in Keybrake's table: a path naming a
+    /// resource id (<c>Messages/{Sid}</c>, its <c>Media</c>, ...) is checked, creates are recorded, lists are
+    /// refused (filtering them would need one table read per message). Calls on the account itself
+    /// (<c>Accounts/{sid}.json</c>) and Twilio paths outside an account are refused.
+    /// </summary>
+    public override ObjectScope Objects(ProxyCall call, string? query)
+    {
+        IReadOnlyList<string> path = MatchSegments(call.Segments);
+        if (path.Count < 4 || path[1] != "Accounts")
+        {
+            return new ObjectScope([], Refusal: "Only resources under Accounts/{AccountSid} can be scoped to a tenant on a shared Twilio account.");
+        }
+
+        // Only the top resource's id: nested ids (a message's media) belong to it.
+        IReadOnlyList<NamedObject> named = path.Count >= 5 ? [new NamedObject(path[4], null)] : [];
+
+        bool collection = path.Count == 4;
+        return new ObjectScope(
+            named,
+            collection && call.Method == "GET" ? ListScope.Refuse : ListScope.None,
+            Creates: collection && call.Method == "POST");
+    }
+
+    public override IReadOnlyList<string> CreatedObjects(ProxyCall call, JsonElement root) =>
+        OwnershipJson.Text(root, "sid") is string sid ? [sid] : [];
+
     public override VendorErrorBody Error(int status, string code, string message) => new(
         "application/json",
         JsonSerializer.Serialize(new

@@ -124,6 +124,55 @@ public abstract class VendorDefinition
     /// <summary>What the call found by <see cref="InDoubtSearch"/> cost: 0 when the search found nothing.</summary>
     public virtual long InDoubtCost(JsonElement searchResult) => 0;
 
+    /// <summary>
+    /// Which objects a call names, lists or creates, for the ownership check on a shared vendor account
+    /// (DESIGN §4 step 5). <paramref name="query"/> is the raw query string (with or without its <c>?</c>).
+    /// A vendor that does not describe its objects refuses every call on a shared account: fail closed.
+    /// </summary>
+    public virtual ObjectScope Objects(ProxyCall call, string? query) =>
+        new([], Refusal: $"{Name} calls cannot be scoped to a tenant on a shared {Name} account.");
+
+    /// <summary>
+    /// Whether objects this vendor creates through the proxy carry their owner at the vendor (so nothing
+    /// needs to be written to the ownership table), or only in Keybrake's table.
+    /// </summary>
+    public virtual bool TagsOwnerAtVendor => false;
+
+    /// <summary>
+    /// The header that makes a call act on another account of the vendor (Stripe Connect's <c>Stripe-Account</c>),
+    /// or null. Only the proxy sets it, for a key issued bound to that account.
+    /// </summary>
+    public virtual string? AccountHeader => null;
+
+    /// <summary>The body forwarded for a create on a shared account: tagged with its owner where the vendor can keep it.</summary>
+    public virtual ProxyCall TagOwner(ProxyCall call, string tenant) => call;
+
+    /// <summary>Ids of the objects a successful create answered with (one create may make several: a charge and its intent).</summary>
+    public virtual IReadOnlyList<string> CreatedObjects(ProxyCall call, JsonElement root) => [];
+
+    /// <summary>What an object (fetched at a named object's look-up path, or an item of a list) says about its owner.</summary>
+    public virtual OwnerHint OwnerOf(JsonElement found) => OwnerHint.Unknown;
+
+    /// <summary>The array of objects in a list answer, or null when the answer has no such array (it cannot be filtered).</summary>
+    public virtual string? ListItemsProperty => null;
+
+    protected static IEnumerable<(string Name, string Value)> Pairs(ReadOnlySpan<byte> form, string? query)
+    {
+        var pairs = new List<(string, string)>();
+        foreach (string source in new[] { Encoding.UTF8.GetString(form), query?.TrimStart('?') ?? string.Empty })
+        {
+            foreach (string pair in source.Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                int equals = pair.IndexOf('=', StringComparison.Ordinal);
+                pairs.Add((Decode(equals < 0 ? pair : pair[..equals]), equals < 0 ? string.Empty : Decode(pair[(equals + 1)..])));
+            }
+        }
+
+        return pairs;
+
+        static string Decode(string value) => Uri.UnescapeDataString(value.Replace('+', ' '));
+    }
+
     protected static string? Bearer(string? authorization) =>
         authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? authorization[7..].Trim()

@@ -52,6 +52,10 @@ public static class ProxyServiceCollectionExtensions
         services.TryAddSingleton<ProxyPipeline>();
         services.TryAddSingleton<StripeHostSurface>();
         services.TryAddSingleton<IVendorLookup, VendorLookup>();
+        services.TryAddSingleton<VendorLookup>();
+        services.TryAddSingleton<ObjectOwnershipCache>();
+        services.TryAddSingleton<IObjectOwnershipStore, TableObjectOwnership>();
+        services.TryAddSingleton<ObjectOwnershipGuard>();
         services.TryAddSingleton<Reconciler>();
         services.TryAddSingleton<InDoubtResolver>();
 

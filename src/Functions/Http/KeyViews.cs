@@ -30,6 +30,10 @@ public sealed record KeyView(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public object? LoopBreaker { get; init; }
 
+    /// <summary>The vendor account (Stripe connected account) the key is bound to, when it was issued with one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VendorAccount { get; init; }
+
     /// <summary>The operator (<c>root</c> or a token id) that issued the key; null for keys from before this was recorded.</summary>
     public string? IssuedBy { get; init; }
 
@@ -50,6 +54,7 @@ public sealed record KeyView(
         secret)
     {
         LoopBreaker = key.Loop is null ? null : new { max_calls = key.Loop.MaxCalls, window_seconds = key.Loop.WindowSeconds },
+        VendorAccount = key.VendorAccount,
         IssuedBy = key.IssuedBy,
         RevokedBy = key.RevokedBy,
     };

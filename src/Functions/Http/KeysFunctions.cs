@@ -13,7 +13,7 @@ namespace Keybrake.Functions.Http;
 public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IAuditLog audit, TimeProvider time)
 {
     private static readonly string[] IssueFields =
-        ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata", "loop_max_calls", "loop_window_seconds"];
+        ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata", "loop_max_calls", "loop_window_seconds", "vendor_account"];
     private static readonly string[] RevokeFields = ["label_prefix"];
 
     [Function("IssueKey")]
@@ -31,7 +31,8 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
                 body.RequiredString("expires_in"),
                 body.OptionalStringMap("metadata"),
                 body.OptionalInt("loop_max_calls"),
-                body.OptionalInt("loop_window_seconds"));
+                body.OptionalInt("loop_window_seconds"),
+                body.OptionalString("vendor_account"));
             IssuedKey issued = await keys.IssueAsync(caller, command, cancellationToken);
             DateTimeOffset now = time.GetUtcNow();
 

@@ -34,6 +34,7 @@ public sealed partial class ProxyPipeline(
     IOptions<ProxyOptions> proxyOptions,
     IHttpClientFactory httpClients,
     IOptionsMonitor<VendorEndpointOptions> endpoints,
+    ObjectOwnershipGuard ownership,
     TimeProvider time,
     ILogger<ProxyPipeline> logger)
 {
@@ -66,7 +67,13 @@ public sealed partial class ProxyPipeline(
             CostEstimate estimate = EstimateOrDeny(authorized, call);
             Dictionary<string, string> secretValues = await ReadSecretsAsync(authorized, cancellationToken);
             estimate = await BoundAsync(authorized, call, estimate, cancellationToken);
-            await ForwardAsync(context, authorized, call, estimate, secretValues, started, cancellationToken);
+
+            // Step 5: on a shared vendor account, every object the call names is the tenant's (DESIGN §4, §7).
+            OwnershipCheck owned = await ownership.CheckAsync(
+                authorized, call, request.QueryString.Value,
+                vendor.AccountHeader is string accountHeader && request.Headers.TryGetValue(accountHeader, out var account) ? account.ToString() : null,
+                secretValues, cancellationToken);
+            await ForwardAsync(context, authorized, owned.Call, estimate, secretValues, owned, started, cancellationToken);
         }
         catch (ProxyDeniedException denial)
         {
@@ -83,7 +90,7 @@ public sealed partial class ProxyPipeline(
 
     private async Task ForwardAsync(
         HttpContext context, AuthorizedCall authorized, ProxyCall call, CostEstimate estimate,
-        Dictionary<string, string> secretValues, long started, CancellationToken cancellationToken)
+        Dictionary<string, string> secretValues, OwnershipCheck owned, long started, CancellationToken cancellationToken)
     {
         VendorDefinition vendor = authorized.Vendor;
         DateTimeOffset now = time.GetUtcNow();
@@ -135,6 +142,7 @@ public sealed partial class ProxyPipeline(
         VendorEndpointOptions endpoint = endpoints.Get(vendor.Name);
         ReadOnlyMemory<byte> body = vendor.TagForLookup(call, CallReference.For(authorized.Key.Id, call.IdempotencyKey, intent.Id));
         using HttpRequestMessage upstream = BuildUpstreamRequest(context.Request, vendor, call, body, upstreamAuth, endpoint);
+        owned.ApplyHeaders(upstream);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(endpoint.TimeoutSeconds));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
 
@@ -154,14 +162,14 @@ public sealed partial class ProxyPipeline(
         using (response)
         {
             SecretScrubber scrubber = SecretScrubber.For(vendor, secretValues, upstreamAuth.AuthorizationHeader);
-            await CompleteAsync(context, intent, reservation, vendor, call, estimate, response, scrubber, started, upstreamStarted, timeout, linked.Token, cancellationToken);
+            await CompleteAsync(context, intent, reservation, vendor, call, estimate, owned, response, scrubber, started, upstreamStarted, timeout, linked.Token, cancellationToken);
         }
     }
 
     private async Task CompleteAsync(
         HttpContext context, AuditEntry intent, Reservation reservation, VendorDefinition vendor, ProxyCall call, CostEstimate estimate,
-        HttpResponseMessage response, SecretScrubber scrubber, long started, long upstreamStarted, CancellationTokenSource timeout, CancellationToken upstreamToken,
-        CancellationToken cancellationToken)
+        OwnershipCheck owned, HttpResponseMessage response, SecretScrubber scrubber, long started, long upstreamStarted, CancellationTokenSource timeout,
+        CancellationToken upstreamToken, CancellationToken cancellationToken)
     {
         int status = (int)response.StatusCode;
         if (status == 401)
@@ -180,10 +188,11 @@ public sealed partial class ProxyPipeline(
         try
         {
             upstreamBody = await response.Content.ReadAsStreamAsync(upstreamToken);
-            if (status is >= 200 and < 300 && vendor.CostNeedsResponseBody(call))
+            if (status is >= 200 and < 300 && (vendor.CostNeedsResponseBody(call) || owned.NeedsResponseBody))
             {
-                buffer = ArrayPool<byte>.Shared.Rent(MaxParsedResponseBytes + 1);
-                (buffered, bufferedWhole) = await FillAsync(upstreamBody, buffer, MaxParsedResponseBytes, upstreamToken);
+                int limit = Math.Max(MaxParsedResponseBytes, owned.ResponseReadLimit);
+                buffer = ArrayPool<byte>.Shared.Rent(limit + 1);
+                (buffered, bufferedWhole) = await FillAsync(upstreamBody, buffer, limit, upstreamToken);
             }
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
@@ -229,13 +238,33 @@ public sealed partial class ProxyPipeline(
 
             await TryRecordOutcomeAsync(completed, reservation, held, releaseIdempotencyKey: status is >= 400 and < 500);
 
+            // Step 5, on the answer: record what a create made; cut a list to the tenant's objects.
+            ResponseRewrite rewrite = status is >= 200 and < 300
+                ? await owned.OnSuccessAsync(buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, buffered), bufferedWhole)
+                : ResponseRewrite.Keep;
+            if (rewrite.Refused)
+            {
+                await WriteVendorErrorAsync(context.Response, vendor, 403, "foreign_object",
+                    $"The {vendor.Name} answer to {call.Operation} could not be filtered to this tenant's objects, so it is withheld.", intent.Id);
+                return;
+            }
+
             HttpResponse downstream = context.Response;
             downstream.StatusCode = status;
             ForwardedHeaders.CopyToResponse(response, downstream, scrubber);
             downstream.Headers["X-Keybrake-Audit-Id"] = intent.Id;
             downstream.Headers["X-Keybrake-Cost-Usd"] = Usd.Format(cost.CostMicros);
             downstream.Headers["X-Keybrake-Overhead-Ms"] = (ElapsedMs(started) - upstreamMs).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, scrubber, cancellationToken);
+            if (rewrite.Body is byte[] filtered)
+            {
+                downstream.ContentLength = filtered.Length;
+                await StreamBodyAsync(context, Stream.Null, filtered, filtered.Length, bufferedWhole: true, scrubber, cancellationToken);
+            }
+            else
+            {
+                await StreamBodyAsync(context, upstreamBody, buffer, buffered, bufferedWhole, scrubber, cancellationToken);
+            }
+
             if (scrubber.Count > 0)
             {
                 LogScrubbed(logger, vendor.Name, call.Operation, scrubber.Count);

@@ -41,6 +41,19 @@ public sealed class VendorLookup(
         return vendor.InDoubtCost(found.RootElement);
     }
 
+    /// <summary>One object read with the tenant's real credentials, for its owner tag; null when the vendor has no such object.</summary>
+    public async Task<JsonDocument?> FindAsync(VendorDefinition vendor, string tenant, IReadOnlyList<string> path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetAsync(vendor, tenant, path, null, cancellationToken);
+        }
+        catch (HttpRequestException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     public async Task<CostEstimate> BoundAsync(string tenant, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken)
     {
         VendorDefinition? vendor = vendors.Find(call.Vendor);
@@ -72,7 +85,7 @@ public sealed class VendorLookup(
         using HttpResponseMessage response = await httpClients.CreateClient(ProxyPipeline.HttpClientName(vendor.Name)).SendAsync(request, timeout.Token);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a reconciler lookup.");
+            throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a lookup.", null, response.StatusCode);
         }
 
         return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token));

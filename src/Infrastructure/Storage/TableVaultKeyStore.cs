@@ -186,6 +186,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
             ["CapSource"] = key.CapSource,
             ["LoopMaxCalls"] = key.Loop?.MaxCalls,
             ["LoopWindowSeconds"] = key.Loop?.WindowSeconds,
+            ["VendorAccount"] = key.VendorAccount,
             ["IssuedBy"] = key.IssuedBy,
             ["RevokedBy"] = key.RevokedBy,
         };
@@ -206,6 +207,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         Metadata = JsonSerializer.Deserialize<Dictionary<string, string>>(e.GetString("Metadata") ?? "{}") ?? [],
         CapSource = e.GetString("CapSource") ?? "request",
         Loop = e.GetInt32("LoopMaxCalls") is int max && e.GetInt32("LoopWindowSeconds") is int window ? new LoopLimit(max, window) : null,
+        VendorAccount = e.GetString("VendorAccount"),
         IssuedBy = e.GetString("IssuedBy"),
         RevokedBy = e.GetBoolean("Revoked") == true ? e.GetString("RevokedBy") : null,
     };

@@ -22,7 +22,7 @@ public sealed class CapBoundaryTests : IAsyncLifetime
     private const long Segment = 8_300;
     private ProxyHost _proxy = null!;
 
-    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync();
+    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync(ownVendorAccounts: ["acme"]);
 
     public async Task DisposeAsync() => await _proxy.DisposeAsync();
 

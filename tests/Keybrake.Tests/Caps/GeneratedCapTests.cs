@@ -26,7 +26,7 @@ public sealed class GeneratedCapTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _proxy = await ProxyHost.StartAsync();
+        _proxy = await ProxyHost.StartAsync(ownVendorAccounts: ["acme"]);
         _client = new HttpClient { BaseAddress = _proxy.Host.BaseAddress };
     }
 

@@ -196,7 +196,8 @@ public abstract class BlackBoxSuite<TApp>(TApp app) : IClassFixture<TApp>
         {
             HttpResponseMessage created = await direct.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
             {
-                ["amount"] = "100", ["currency"] = "usd", ["description"] = marker + new string('x', 120_000),
+                // Created by the platform for the tenant, which owns it on the shared account through this metadata.
+                ["amount"] = "100", ["currency"] = "usd", ["description"] = marker + new string('x', 120_000), ["metadata[keybrake_tenant]"] = tenant,
             }));
             Assert.Equal(HttpStatusCode.OK, created.StatusCode);
         }

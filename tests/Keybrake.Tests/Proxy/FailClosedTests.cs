@@ -23,7 +23,7 @@ public sealed class FailClosedTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         (_relay, _relayedStorage) = TcpRelay.ForTestStorage();
-        _proxy = await ProxyHost.StartAsync(Settings());
+        _proxy = await ProxyHost.StartAsync(Settings(), ownVendorAccounts: ["acme"]);
     }
 
     public async Task DisposeAsync()

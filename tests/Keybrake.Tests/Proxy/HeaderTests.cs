@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Azure.Data.Tables;
 using Keybrake.Sandbox;
@@ -24,7 +25,7 @@ public sealed class HeaderTests : IAsyncLifetime
 
     private ProxyHost _proxy = null!;
 
-    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync();
+    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync(ownVendorAccounts: ["acme"]);
 
     public async Task DisposeAsync() => await _proxy.DisposeAsync();
 
@@ -33,8 +34,14 @@ public sealed class HeaderTests : IAsyncLifetime
     [Fact]
     public async Task ClientHeaders_OnlyTheVendorsOwnAreForwarded_WithExactValues()
     {
-        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:headers:run-1", "stripe", "POST /v1/payment_intents");
-        string vaultKey = key.Str("key");
+        // Stripe-Account reaches Stripe only for a key bound to that connected account (issue #20).
+        using HttpClient root = _proxy.Host.Client();
+        HttpResponseMessage issued = await root.PostAsJsonAsync("/v1/keys", new
+        {
+            label = "acme:billing-agent:headers:run-1", vendor = "stripe", daily_usd_cap = 500, allowed_endpoints = new[] { "POST /v1/payment_intents" },
+            expires_in = "1h", vendor_account = "acct_1KbT3xQ2aLkdIwHu",
+        });
+        string vaultKey = (await Json.ReadAsync(issued)).Str("key");
 
         RawExchange.Reply reply = await RawExchange.SendAsync(_proxy.Host.BaseAddress, "POST /proxy/stripe/v1/payment_intents HTTP/1.1",
         [
@@ -198,7 +205,7 @@ public sealed class HeaderTests : IAsyncLifetime
         await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?>
         {
             ["Vendors:stripe:BaseUrl"] = stub.BaseUrl.ToString().TrimEnd('/'),
-        });
+        }, ownVendorAccounts: ["acme"]);
         JsonElement key = await proxy.IssueKeyAsync("acme:reporting-agent:headers:run-3", "stripe", "GET /v1/customers/*");
 
         RawExchange.Reply reply = await RawExchange.SendAsync(proxy.Host.BaseAddress, "GET /proxy/stripe/v1/customers/cus_1 HTTP/1.1",

@@ -18,7 +18,7 @@ public sealed class HostilePathTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _proxy = await ProxyHost.StartAsync();
+        _proxy = await ProxyHost.StartAsync(ownVendorAccounts: ["acme"]);
         _evil = await FakeStripe.StartAsync();
     }
 

@@ -28,7 +28,7 @@ public sealed class ScrubTests
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(JsonSerializer.Serialize(new { error = new { type = "invalid_request_error", message = "Invalid API Key provided: " + secret } }));
         });
-        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?> { ["Vendors:stripe:BaseUrl"] = echo.BaseUrl.ToString().TrimEnd('/') });
+        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?> { ["Vendors:stripe:BaseUrl"] = echo.BaseUrl.ToString().TrimEnd('/') }, ownVendorAccounts: ["acme"]);
         string secretKey = proxy.Vendors.Stripe.SecretKey;
         JsonElement key = await proxy.IssueKeyAsync("acme:reporting-agent:scrub:run-1", "stripe", "GET /v1/customers/*");
 
@@ -72,7 +72,7 @@ public sealed class ScrubTests
                 await context.Response.Body.FlushAsync();
             }
         });
-        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?> { ["Vendors:stripe:BaseUrl"] = echo.BaseUrl.ToString().TrimEnd('/') });
+        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?> { ["Vendors:stripe:BaseUrl"] = echo.BaseUrl.ToString().TrimEnd('/') }, ownVendorAccounts: ["acme"]);
         JsonElement key = await proxy.IssueKeyAsync("acme:reporting-agent:scrub:run-2", "stripe", "GET /v1/customers");
         using var agent = new HttpClient { BaseAddress = proxy.ProxyBase("stripe") };
         agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
@@ -99,7 +99,7 @@ public sealed class ScrubTests
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(JsonSerializer.Serialize(new { code = 20003, message = $"Bad credentials {basic} token={pair[1]}", account_sid = pair[0] }));
         });
-        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?> { ["Vendors:twilio:BaseUrl"] = echo.BaseUrl.ToString().TrimEnd('/') });
+        await using ProxyHost proxy = await ProxyHost.StartAsync(new Dictionary<string, string?> { ["Vendors:twilio:BaseUrl"] = echo.BaseUrl.ToString().TrimEnd('/') }, ownVendorAccounts: ["acme"]);
         string sid = proxy.Vendors.Twilio.AccountSid;
         string token = proxy.Vendors.Twilio.AuthToken;
         JsonElement key = await proxy.IssueKeyAsync("acme:notify-agent:scrub:run-3", "twilio", "GET /2010-04-01/Accounts/*/Messages");

@@ -185,7 +185,7 @@ public sealed class UpstreamFailureTests : IAsyncLifetime
 
     private async Task<ProxyHost> StartAsync(Dictionary<string, string?>? settings = null)
     {
-        _proxy = await ProxyHost.StartAsync(settings, _vendors);
+        _proxy = await ProxyHost.StartAsync(settings, _vendors, ownVendorAccounts: ["acme"]);
         return _proxy;
     }
 

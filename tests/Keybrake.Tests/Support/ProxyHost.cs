@@ -20,11 +20,25 @@ public sealed class ProxyHost : IAsyncDisposable
 
     public Uri ProxyBase(string vendor) => new(Host.BaseAddress, $"/proxy/{vendor}/");
 
+    /// <param name="ownVendorAccounts">
+    /// Tenants that have vendor accounts of their own (the fakes' secrets as <c>{secret}--{tenant}</c>, and no
+    /// shared secret), so the shared-account ownership checks do not apply: for tests about something else.
+    /// </param>
     public static async Task<ProxyHost> StartAsync(
-        IReadOnlyDictionary<string, string?>? settings = null, FakeVendors? vendors = null, Action<IServiceCollection>? configureServices = null)
+        IReadOnlyDictionary<string, string?>? settings = null, FakeVendors? vendors = null, Action<IServiceCollection>? configureServices = null,
+        IReadOnlyList<string>? ownVendorAccounts = null)
     {
         vendors ??= await FakeVendors.StartAsync();
         var values = new Dictionary<string, string?>(vendors.ProxyConfiguration());
+        foreach ((string name, string? secret) in vendors.ProxyConfiguration().Where(s => s.Key.StartsWith("Secrets:", StringComparison.Ordinal)))
+        {
+            foreach (string tenant in ownVendorAccounts ?? [])
+            {
+                values[name + "--" + tenant] = secret;
+                values[name] = null;
+            }
+        }
+
         foreach ((string key, string? value) in settings ?? new Dictionary<string, string?>())
         {
             values[key] = value;
