@@ -14,8 +14,11 @@ internal static class QueryValues
             return null;
         }
 
+        // Years 2000-9000 only: windows are computed from these times (a default "7 days before until"), and
+        // 0001-01-01 minus a week does not exist; nothing this API stores lies outside that range.
         return DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset parsed)
+            && parsed.UtcDateTime.Year is >= 2000 and <= 9000
             ? parsed.ToUniversalTime()
-            : throw KeybrakeException.Invalid(name, "must be an ISO-8601 time, e.g. 2026-11-02T00:00:00Z.");
+            : throw KeybrakeException.Invalid(name, "must be an ISO-8601 time between the years 2000 and 9000, e.g. 2026-11-02T00:00:00Z.");
     }
 }
