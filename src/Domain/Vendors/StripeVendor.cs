@@ -33,7 +33,7 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     // Stripe's documented request headers (idempotency, API version, connected account) and its SDKs' own client description.
     public override IReadOnlySet<string> ForwardedRequestHeaders { get; } =
-        WithCommon("Idempotency-Key", "Stripe-Version", "Stripe-Account", "Stripe-Context", "X-Stripe-Client-User-Agent");
+        WithCommon("Idempotency-Key", "Stripe-Version", "Stripe-Account", "X-Stripe-Client-User-Agent");
 
     public override string? ReadVaultKey(string? authorization) => Bearer(authorization) ?? Basic(authorization)?.User;
 
@@ -269,6 +269,8 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
     public override bool TagsOwnerAtVendor => true;
 
     public override string? AccountHeader => "Stripe-Account";
+
+    public override IReadOnlyList<string> RefusedAccountHeaders { get; } = ["Stripe-Context"];
 
     public override string? ListItemsProperty => "data";
 

@@ -144,6 +144,12 @@ public abstract class VendorDefinition
     /// </summary>
     public virtual string? AccountHeader => null;
 
+    /// <summary>
+    /// Other headers that switch the account a call acts on, which no key can be bound to (Stripe's
+    /// <c>Stripe-Context</c>). A request carrying one is refused: dropping it would act on the platform account instead.
+    /// </summary>
+    public virtual IReadOnlyList<string> RefusedAccountHeaders => [];
+
     /// <summary>The body forwarded for a create on a shared account: tagged with its owner where the vendor can keep it.</summary>
     public virtual ProxyCall TagOwner(ProxyCall call, string tenant) => call;
 

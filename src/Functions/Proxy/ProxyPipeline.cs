@@ -69,6 +69,12 @@ public sealed partial class ProxyPipeline(
             estimate = await BoundAsync(authorized, call, estimate, cancellationToken);
 
             // Step 5: on a shared vendor account, every object the call names is the tenant's (DESIGN §4, §7).
+            if (vendor.RefusedAccountHeaders.FirstOrDefault(h => request.Headers.ContainsKey(h)) is string accountSwitch)
+            {
+                throw new ProxyDeniedException(403, "vendor_account_not_allowed",
+                    $"{accountSwitch} is not accepted through Keybrake; issue a key with vendor_account to act on a connected account.", authorized.Key, call.Operation);
+            }
+
             OwnershipCheck owned = await ownership.CheckAsync(
                 authorized, call, request.QueryString.Value,
                 vendor.AccountHeader is string accountHeader && request.Headers.TryGetValue(accountHeader, out var account) ? account.ToString() : null,

@@ -166,6 +166,26 @@ public sealed class HeaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StripeContext_SwitchesTheAccount_SoItIsRefused_NotDroppedOrForwarded()
+    {
+        JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:headers:run-6", "stripe", "POST /v1/payment_intents");
+        using var http = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/payment_intents")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["amount"] = "100", ["currency"] = "usd" }),
+        };
+        request.Headers.Add("Stripe-Context", "acct_1KbT3xQ2aLkdIwHu");
+        int before = _proxy.Vendors.Stripe.Ledger.Count;
+
+        HttpResponseMessage response = await http.SendAsync(request);
+
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("keybrake_vendor_account_not_allowed", (await Json.ReadAsync(response)).GetProperty("error").Str("code"));
+        Assert.Equal(before, _proxy.Vendors.Stripe.Ledger.Count);
+    }
+
+    [Fact]
     public async Task HttpClientAgent_GetsTheKeybrakeHeaders_AndTheVendorSeesOnlyTheRealSecret()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:reporting-agent:headers:run-2", "stripe", "GET /v1/customers/*");
