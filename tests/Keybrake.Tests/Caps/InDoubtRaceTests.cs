@@ -36,7 +36,7 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
     public async Task DoubleClickedResolve_BothReadInDoubt_TheCounterIsReleasedOnce_AndTheSecondIs409()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-1", "stripe", "POST /v1/payment_intents");
-        string auditId = await TimeOutAChargeAsync(key, 900);
+        string auditId = await _proxy.TimeOutAStripeChargeAsync(key, 900);
         Assert.Equal(9_000_000L, await KeyCounterAsync(key));
         using HttpClient root = _proxy.Host.Client();
 
@@ -58,7 +58,7 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-2", "stripe", "POST /v1/payment_intents");
         _proxy.Vendors.Stripe.Options.FailWithStatus = 500;
-        HttpResponseMessage failed = await ChargeAsync(key, 700);
+        HttpResponseMessage failed = await _proxy.StripeChargeAsync(key, 700);
         _proxy.Vendors.Stripe.Options.FailWithStatus = null;
         string auditId = failed.Headers.GetValues("X-Keybrake-Audit-Id").Single();
         Assert.Equal(7_000_000L, await KeyCounterAsync(key));
@@ -86,7 +86,7 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:payouts:run-3", "stripe", "POST /v1/transfers");
         _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        using HttpClient agent = Agent(key);
+        using HttpClient agent = _proxy.StripeAgent(key);
         HttpResponseMessage timedOut = await agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["amount"] = "400", ["currency"] = "usd", ["destination"] = "acct_1",
@@ -117,30 +117,5 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
         TableClient table = TestStorage.Service().GetTableClient(_proxy.Host.TablePrefix + "audit");
         TableEntity counter = (await table.GetEntityAsync<TableEntity>("acme|2026-11-02", "~cap|key|" + key.Str("id"))).Value;
         return counter.GetInt64("UsedMicros")!.Value;
-    }
-
-    private async Task<string> TimeOutAChargeAsync(JsonElement key, int amount)
-    {
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        HttpResponseMessage response = await ChargeAsync(key, amount);
-        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
-        return response.Headers.GetValues("X-Keybrake-Audit-Id").Single();
-    }
-
-    private async Task<HttpResponseMessage> ChargeAsync(JsonElement key, int amount)
-    {
-        using HttpClient agent = Agent(key);
-        return await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
-        }));
-    }
-
-    private HttpClient Agent(JsonElement key)
-    {
-        var agent = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
-        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
-        return agent;
     }
 }

@@ -53,7 +53,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task InDoubtStripeTimeout_IsResolvedByFindingTheTaggedPaymentIntent()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-2", "stripe", "POST /v1/payment_intents");
-        await TimeOutAChargeAsync(key, 900);
+        await _proxy.TimeOutAStripeChargeAsync(key, 900);
 
         ReconcileReport tooEarly = await Reconciler.RunAsync(CancellationToken.None);
         _proxy.Host.Time.Advance(TimeSpan.FromMinutes(6));
@@ -73,7 +73,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-5", "stripe", "POST /v1/payment_intents");
         _proxy.Vendors.Stripe.Options.FailWithStatus = 500;
-        HttpResponseMessage response = await ChargeAsync(key, 700);
+        HttpResponseMessage response = await _proxy.StripeChargeAsync(key, 700);
         _proxy.Vendors.Stripe.Options.FailWithStatus = null;
         Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
         Assert.Equal(("in_doubt", 7_000_000L), ((await RowAsync()).GetString("Outcome"), (await RowAsync()).GetInt64("CostMicros")!.Value));
@@ -92,7 +92,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:payouts:run-6", "stripe", "POST /v1/transfers");
         _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        using HttpClient agent = Agent(key);
+        using HttpClient agent = _proxy.StripeAgent(key);
         HttpResponseMessage response = await agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["amount"] = "400", ["currency"] = "usd", ["destination"] = "acct_1",
@@ -117,7 +117,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task InDoubtCall_IsResolvedByAnOperator_AndTheCapFollows(bool charged, double? costUsd, long expectedMicros, string outcome)
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-3", "stripe", "POST /v1/payment_intents");
-        string auditId = await TimeOutAChargeAsync(key, 900);
+        string auditId = await _proxy.TimeOutAStripeChargeAsync(key, 900);
         using HttpClient root = _proxy.Host.Client();
 
         HttpResponseMessage resolved = await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged, cost_usd = costUsd });
@@ -135,7 +135,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task OperatorResolution_OfAnEarlierDay_UpdatesThatDaysRollup()
     {
         JsonElement key = await _proxy.Host.IssueKeyAsync("acme:billing-agent:checkout:run-4", "stripe", cap: 50m, endpoints: ["POST /v1/payment_intents"], ttl: "2d");
-        string auditId = await TimeOutAChargeAsync(key, 900);
+        string auditId = await _proxy.TimeOutAStripeChargeAsync(key, 900);
         using HttpClient root = _proxy.Host.Client();
         _proxy.Host.Time.Advance(TimeSpan.FromDays(1));
         await root.PostAsync("/v1/rollups/2026-11-02", null);
@@ -155,10 +155,10 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task InDoubtRefund_IsResolvedAsANegativeCost_AndNeverFreesCap_AndAPositiveOrMissingAmountIsRefused()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:refunds:run-7", "stripe", "POST /v1/payment_intents", "POST /v1/refunds");
-        HttpResponseMessage charge = await ChargeAsync(key, 900);
+        HttpResponseMessage charge = await _proxy.StripeChargeAsync(key, 900);
         string paymentIntent = (await Json.ReadAsync(charge)).Str("id");
         _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        using HttpClient agent = Agent(key);
+        using HttpClient agent = _proxy.StripeAgent(key);
         HttpResponseMessage timedOut = await agent.PostAsync("v1/refunds", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["payment_intent"] = paymentIntent, ["amount"] = "500",
@@ -183,7 +183,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task Resolve_IsScopedToTheTenantAndValidated()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-4", "stripe", "POST /v1/payment_intents");
-        string auditId = await TimeOutAChargeAsync(key, 100);
+        string auditId = await _proxy.TimeOutAStripeChargeAsync(key, 100);
         using HttpClient globex = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("globex"));
         using HttpClient root = _proxy.Host.Client();
 
@@ -193,31 +193,6 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = "yes" })).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = false, cost_usd = 1 })).StatusCode);
         Assert.Equal("in_doubt", (await RowAsync()).GetString("Outcome"));
-    }
-
-    private async Task<string> TimeOutAChargeAsync(JsonElement key, int amount)
-    {
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        HttpResponseMessage response = await ChargeAsync(key, amount);
-        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
-        return response.Headers.GetValues("X-Keybrake-Audit-Id").Single();
-    }
-
-    private async Task<HttpResponseMessage> ChargeAsync(JsonElement key, int amount)
-    {
-        using HttpClient agent = Agent(key);
-        return await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
-        }));
-    }
-
-    private HttpClient Agent(JsonElement key)
-    {
-        var agent = new HttpClient { BaseAddress = _proxy.ProxyBase("stripe") };
-        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
-        return agent;
     }
 
     private async Task<decimal> SpentTodayAsync(JsonElement key)

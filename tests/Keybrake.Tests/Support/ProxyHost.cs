@@ -67,6 +67,34 @@ public sealed class ProxyHost : IAsyncDisposable
     public Task<JsonElement> IssueKeyAsync(string label, string vendor, params string[] endpoints) =>
         Host.IssueKeyAsync(label, vendor, cap: 500m, endpoints: endpoints);
 
+    /// <summary>An agent's client for Stripe through the proxy, with a vault key.</summary>
+    public HttpClient StripeAgent(JsonElement key)
+    {
+        var agent = new HttpClient { BaseAddress = ProxyBase("stripe") };
+        agent.DefaultRequestHeaders.Authorization = new("Bearer", key.Str("key"));
+        return agent;
+    }
+
+    /// <summary>A confirmed payment intent of <paramref name="amount"/> cents through the proxy.</summary>
+    public async Task<HttpResponseMessage> StripeChargeAsync(JsonElement key, int amount)
+    {
+        using HttpClient agent = StripeAgent(key);
+        return await agent.PostAsync("v1/payment_intents", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["amount"] = amount.ToString(System.Globalization.CultureInfo.InvariantCulture), ["currency"] = "usd", ["confirm"] = "true", ["payment_method"] = "pm_card_visa",
+        }));
+    }
+
+    /// <summary>A charge Stripe makes but answers too late: the proxy times out and leaves it in doubt. Returns its audit id.</summary>
+    public async Task<string> TimeOutAStripeChargeAsync(JsonElement key, int amount)
+    {
+        Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
+        HttpResponseMessage response = await StripeChargeAsync(key, amount);
+        Assert.Equal(System.Net.HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
+        return response.Headers.GetValues("X-Keybrake-Audit-Id").Single();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
