@@ -495,12 +495,9 @@ public sealed class FakeStripe : FakeVendor
 
     private VendorResponse ListPaymentIntents(FakeRequest request)
     {
-        var limit = 10;
-        if (request.Param("limit") is { } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+        if (ListLimit(request, out int limit) is { } invalid)
         {
-            return Error(400, "invalid_request_error", "Invalid limit: must be an integer between 1 and 100.",
-                code: "parameter_invalid_integer", param: "limit");
+            return invalid;
         }
 
         IEnumerable<StripePaymentIntent> newestFirst = Enumerable.Reverse(_paymentIntentOrder);
@@ -856,15 +853,22 @@ public sealed class FakeStripe : FakeVendor
         return Ok(customer.DeepClone(), id);
     }
 
+    /// <summary>A list's <c>limit</c>, 1-100 (default 10), or Stripe's error for any other value.</summary>
+    private static VendorResponse? ListLimit(FakeRequest request, out int limit)
+    {
+        limit = 10;
+        return request.Param("limit") is { } limitText
+            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100)
+            ? Error(400, "invalid_request_error", "Invalid limit: must be an integer between 1 and 100.", code: "parameter_invalid_integer", param: "limit")
+            : null;
+    }
+
     /// <summary>Stripe list shape: newest first, <c>limit</c> 1-100 (default 10), <c>starting_after</c> an id on an earlier page.</summary>
     private VendorResponse ListCustomers(FakeRequest request)
     {
-        var limit = 10;
-        if (request.Param("limit") is { } limitText
-            && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+        if (ListLimit(request, out int limit) is { } invalid)
         {
-            return Error(400, "invalid_request_error", "Invalid limit: must be an integer between 1 and 100.",
-                code: "parameter_invalid_integer", param: "limit");
+            return invalid;
         }
 
         IEnumerable<string> newestFirst = Enumerable.Reverse(_customerOrder);

@@ -85,13 +85,11 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
     public async Task ReconcilerFlagFromAStaleSnapshot_NeverBringsAResolvedRowBackInDoubt()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:payouts:run-3", "stripe", "POST /v1/transfers");
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
         using HttpClient agent = _proxy.StripeAgent(key);
-        HttpResponseMessage timedOut = await agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
+        HttpResponseMessage timedOut = await _proxy.WhileStripeAnswersTooLateAsync(() => agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["amount"] = "400", ["currency"] = "usd", ["destination"] = "acct_1",
-        }));
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
+        })));
         Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
         string auditId = timedOut.Headers.GetValues("X-Keybrake-Audit-Id").Single();
         _proxy.Host.Time.Advance(TimeSpan.FromMinutes(6));

@@ -91,12 +91,11 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task InDoubtCallTheVendorCannotSearch_IsFlaggedOnceAndKeepsItsReservation()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:payouts:run-6", "stripe", "POST /v1/transfers");
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
         using HttpClient agent = _proxy.StripeAgent(key);
-        HttpResponseMessage response = await agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
+        HttpResponseMessage response = await _proxy.WhileStripeAnswersTooLateAsync(() => agent.PostAsync("v1/transfers", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["amount"] = "400", ["currency"] = "usd", ["destination"] = "acct_1",
-        }));
+        })));
         Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
 
         _proxy.Host.Time.Advance(TimeSpan.FromMinutes(6));
@@ -157,13 +156,11 @@ public sealed class ReconcilerTests : IAsyncLifetime
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:refunds:run-7", "stripe", "POST /v1/payment_intents", "POST /v1/refunds");
         HttpResponseMessage charge = await _proxy.StripeChargeAsync(key, 900);
         string paymentIntent = (await Json.ReadAsync(charge)).Str("id");
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
         using HttpClient agent = _proxy.StripeAgent(key);
-        HttpResponseMessage timedOut = await agent.PostAsync("v1/refunds", new FormUrlEncodedContent(new Dictionary<string, string>
+        HttpResponseMessage timedOut = await _proxy.WhileStripeAnswersTooLateAsync(() => agent.PostAsync("v1/refunds", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["payment_intent"] = paymentIntent, ["amount"] = "500",
-        }));
-        _proxy.Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
+        })));
         Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
         string refundId = timedOut.Headers.GetValues("X-Keybrake-Audit-Id").Single();
         using HttpClient root = _proxy.Host.Client();

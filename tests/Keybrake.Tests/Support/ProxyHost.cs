@@ -88,11 +88,23 @@ public sealed class ProxyHost : IAsyncDisposable
     /// <summary>A charge Stripe makes but answers too late: the proxy times out and leaves it in doubt. Returns its audit id.</summary>
     public async Task<string> TimeOutAStripeChargeAsync(JsonElement key, int amount)
     {
-        Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
-        HttpResponseMessage response = await StripeChargeAsync(key, amount);
+        HttpResponseMessage response = await WhileStripeAnswersTooLateAsync(() => StripeChargeAsync(key, amount));
         Assert.Equal(System.Net.HttpStatusCode.GatewayTimeout, response.StatusCode);
-        Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
         return response.Headers.GetValues("X-Keybrake-Audit-Id").Single();
+    }
+
+    /// <summary>Sends <paramref name="call"/> while the fake Stripe answers only after the proxy's timeout (it still acts).</summary>
+    public async Task<HttpResponseMessage> WhileStripeAnswersTooLateAsync(Func<Task<HttpResponseMessage>> call)
+    {
+        Vendors.Stripe.Options.ResponseDelay = TimeSpan.FromSeconds(5);
+        try
+        {
+            return await call();
+        }
+        finally
+        {
+            Vendors.Stripe.Options.ResponseDelay = TimeSpan.Zero;
+        }
     }
 
     public async ValueTask DisposeAsync()
