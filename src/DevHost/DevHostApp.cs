@@ -34,6 +34,9 @@ public static class DevHostApp
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddCommandLine(args);
 
+        // What the worker's ASP.NET Core integration registers (it calls AddMvc), so the functions' stock
+        // IActionResult results execute here exactly as under the Functions host.
+        builder.Services.AddMvc();
         builder.Services.AddKeybrake(builder.Configuration);
         builder.Services.AddHostedService<TimerScheduler>();
         configureServices?.Invoke(builder.Services);

@@ -13,7 +13,7 @@ public sealed class AlertsFunctions(OperatorEndpoint endpoint, AlertQueryService
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/alerts")] HttpRequest request,
         CancellationToken cancellationToken) =>
         endpoint.RunAsync(request, async caller =>
-            new ApiJsonResult(new { alerts = (await alerts.ListAsync(caller, QueryValues.Time(request, "since"), cancellationToken)).Select(View) }),
+            ApiJson.Result(new { alerts = (await alerts.ListAsync(caller, QueryValues.Time(request, "since"), cancellationToken)).Select(View) }),
             cancellationToken);
 
     private static object View(Alert a) => new

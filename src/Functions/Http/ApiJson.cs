@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Keybrake.Functions.Http;
 
@@ -11,4 +13,8 @@ public static class ApiJson
         DictionaryKeyPolicy = null,
         WriteIndented = false,
     };
+
+    /// <summary>An operator API answer: the stock MVC result, serialized with these conventions.</summary>
+    public static JsonResult Result(object? value, int statusCode = StatusCodes.Status200OK) =>
+        new(value, Options) { StatusCode = statusCode, ContentType = "application/json; charset=utf-8" };
 }

@@ -21,7 +21,12 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
                 caller, QueryValues.Time(request, "since"), QueryValues.Time(request, "until"), groupBy, request.Query["label_prefix"], request.Query["vendor"], cancellationToken);
             IReadOnlyList<SpendGroup> groups = report.Groups;
             bool csv = request.Query["format"] == "csv" || request.Headers.Accept.Any(a => a?.Contains("text/csv", StringComparison.OrdinalIgnoreCase) == true);
-            return csv ? new CsvResult(Csv(string.IsNullOrEmpty(groupBy) ? "tenant" : groupBy, groups)) : new ApiJsonResult(new { groups = groups.Select(g => new
+            if (csv)
+            {
+                return new ContentResult { Content = Csv(string.IsNullOrEmpty(groupBy) ? "tenant" : groupBy, groups), ContentType = "text/csv; charset=utf-8", StatusCode = StatusCodes.Status200OK };
+            }
+
+            return ApiJson.Result(new { groups = groups.Select(g => new
             {
                 key = string.Join('|', g.Keys),
                 keys = g.Keys,
@@ -60,16 +65,6 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
             : safe;
     }
 
-    private sealed class CsvResult(string body) : IActionResult
-    {
-        public async Task ExecuteResultAsync(ActionContext context)
-        {
-            context.HttpContext.Response.StatusCode = StatusCodes.Status200OK;
-            context.HttpContext.Response.ContentType = "text/csv; charset=utf-8";
-            await context.HttpContext.Response.WriteAsync(body, context.HttpContext.RequestAborted);
-        }
-    }
-
     private static readonly string[] ResolveFields = ["charged", "cost_usd"];
 
     [Function("QueryAudit")]
@@ -88,7 +83,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
                 OperatorEndpoint.QueryInt(request, "limit"),
                 request.Query["cursor"],
                 cancellationToken);
-            return new ApiJsonResult(new { entries = page.Entries.Select(View), next_cursor = page.NextCursor });
+            return ApiJson.Result(new { entries = page.Entries.Select(View), next_cursor = page.NextCursor });
         }, cancellationToken);
 
     [Function("ResolveInDoubt")]
@@ -111,7 +106,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
                 cost_usd = Usd.FromMicros(resolved.CostMicros),
                 cost_source = resolved.CostSource,
             };
-            return new OperatorWrite(new ApiJsonResult(view), resolved.Id, resolved.Tenant, After: view);
+            return new OperatorWrite(ApiJson.Result(view), resolved.Id, resolved.Tenant, After: view);
         }, cancellationToken);
 
     /// <summary>An audit row as the API shows it (DESIGN §5); money in USD decimals.</summary>

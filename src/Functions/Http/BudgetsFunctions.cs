@@ -24,7 +24,7 @@ public sealed class BudgetsFunctions(OperatorEndpoint endpoint, BudgetService bu
                 caller, labelPrefix, body.OptionalDecimal("daily_usd"), body.OptionalDecimal("monthly_usd"), body.OptionalDecimalList("alert_thresholds"),
                 cancellationToken);
             object view = View(budget);
-            return new OperatorWrite(new ApiJsonResult(view), Target(budget), Label.TenantOfPrefix(budget.Prefix), before is null ? null : View(before), view);
+            return new OperatorWrite(ApiJson.Result(view), Target(budget), Label.TenantOfPrefix(budget.Prefix), before is null ? null : View(before), view);
         }, cancellationToken);
 
     [Function("DeleteBudget")]
@@ -36,7 +36,7 @@ public sealed class BudgetsFunctions(OperatorEndpoint endpoint, BudgetService bu
         {
             Budget deleted = await budgets.DeleteAsync(caller, labelPrefix, cancellationToken);
             object view = View(deleted);
-            return new OperatorWrite(new ApiJsonResult(view), Target(deleted), Label.TenantOfPrefix(deleted.Prefix), Before: view);
+            return new OperatorWrite(ApiJson.Result(view), Target(deleted), Label.TenantOfPrefix(deleted.Prefix), Before: view);
         }, cancellationToken);
 
     [Function("ListBudgets")]
@@ -44,7 +44,7 @@ public sealed class BudgetsFunctions(OperatorEndpoint endpoint, BudgetService bu
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/budgets")] HttpRequest request,
         CancellationToken cancellationToken) =>
         endpoint.RunAsync(request, async caller =>
-            new ApiJsonResult(new { budgets = (await budgets.ListAsync(caller, cancellationToken)).Select(View) }), cancellationToken);
+            ApiJson.Result(new { budgets = (await budgets.ListAsync(caller, cancellationToken)).Select(View) }), cancellationToken);
 
     private static string Target(Budget budget) => budget.Prefix.Length == 0 ? BudgetService.PlatformPrefix : budget.Prefix;
 

@@ -16,7 +16,7 @@ public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyServi
     public Task<IActionResult> GetAsync(
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/cap-policy")] HttpRequest request,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async _ => new ApiJsonResult(View(await policies.GetPolicyAsync(cancellationToken))), cancellationToken);
+        endpoint.RunAsync(request, async _ => ApiJson.Result(View(await policies.GetPolicyAsync(cancellationToken))), cancellationToken);
 
     [Function("PutCapPolicy")]
     public Task<IActionResult> PutAsync(
@@ -34,7 +34,7 @@ public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyServi
                 body.OptionalDecimal("minimum_usd") ?? current.MinimumUsd,
                 body.OptionalString("default_plan") ?? current.DefaultPlan);
             object after = View(await policies.PutPolicyAsync(caller, policy, cancellationToken));
-            return new OperatorWrite(new ApiJsonResult(after), "cap-policy", Tenant: null, View(current), after);
+            return new OperatorWrite(ApiJson.Result(after), "cap-policy", Tenant: null, View(current), after);
         }, cancellationToken);
 
     [Function("PutTenant")]
@@ -49,7 +49,7 @@ public sealed class CapPolicyFunctions(OperatorEndpoint endpoint, CapPolicyServi
             string? before = Label.IsValidTenant(tenant) ? await policies.GetPlanAsync(tenant, cancellationToken) : null;
             string plan = await policies.PutPlanAsync(caller, tenant, body.RequiredString("plan"), cancellationToken);
             var after = new { tenant, plan };
-            return new OperatorWrite(new ApiJsonResult(after), tenant, tenant, before is null ? null : new { tenant, plan = before }, after);
+            return new OperatorWrite(ApiJson.Result(after), tenant, tenant, before is null ? null : new { tenant, plan = before }, after);
         }, cancellationToken);
 
     private static object View(CapPolicy policy) => new

@@ -18,7 +18,7 @@ public sealed class ExportsFunctions(OperatorEndpoint endpoint, ExportService ex
         {
             DateOnly day = RollupService.ParseDate(request.Query["date"]);
             IReadOnlyList<ExportRecord> rows = await exports.ListAsync(caller, day, cancellationToken);
-            return new ApiJsonResult(new
+            return ApiJson.Result(new
             {
                 exports = rows.Select(r => new
                 {

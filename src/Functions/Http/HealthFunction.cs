@@ -9,5 +9,5 @@ public sealed class HealthFunction
 {
     [Function("Health")]
     public static IActionResult Get([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "health")] HttpRequest request) =>
-        new ApiJsonResult(new { status = "ok" });
+        ApiJson.Result(new { status = "ok" });
 }

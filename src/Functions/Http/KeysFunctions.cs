@@ -38,7 +38,7 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
 
             // The audit row keeps the key as listed, never the secret shown in this one answer.
             return new OperatorWrite(
-                new ApiJsonResult(KeyView.From(issued.Key, now, issued.Secret), StatusCodes.Status201Created),
+                ApiJson.Result(KeyView.From(issued.Key, now, issued.Secret), StatusCodes.Status201Created),
                 issued.Key.Id, issued.Key.Tenant, After: KeyView.From(issued.Key, now));
         }, cancellationToken);
 
@@ -57,7 +57,7 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
                 request.Query["cursor"],
                 cancellationToken);
             DateTimeOffset now = time.GetUtcNow();
-            return new ApiJsonResult(new { keys = page.Keys.Select(k => KeyView.From(k, now)), next_cursor = page.NextCursor });
+            return ApiJson.Result(new { keys = page.Keys.Select(k => KeyView.From(k, now)), next_cursor = page.NextCursor });
         }, cancellationToken);
 
     [Function("GetKey")]
@@ -70,7 +70,7 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
             VaultKey key = await keys.GetAsync(caller, id, cancellationToken);
             DateTimeOffset now = time.GetUtcNow();
             long spent = await audit.UsedAsync(CapPlanner.KeyCounter(key, now), cancellationToken);
-            return new ApiJsonResult(KeyView.From(key, now) with
+            return ApiJson.Result(KeyView.From(key, now) with
             {
                 SpentTodayUsd = Usd.FromMicros(spent),
                 RemainingUsd = Usd.FromMicros(Math.Max(0, key.DailyCapMicros - spent)),
@@ -87,7 +87,7 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
             (VaultKey before, VaultKey after) = await keys.RevokeAsync(caller, id, cancellationToken);
             DateTimeOffset now = time.GetUtcNow();
             KeyView view = KeyView.From(after, now);
-            return new OperatorWrite(new ApiJsonResult(view), after.Id, after.Tenant, KeyView.From(before, now), view);
+            return new OperatorWrite(ApiJson.Result(view), after.Id, after.Tenant, KeyView.From(before, now), view);
         }, cancellationToken);
 
     [Function("RevokeKeysByPrefix")]
@@ -100,6 +100,6 @@ public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IA
             string prefix = body.RequiredString("label_prefix");
             int revoked = await keys.RevokeByPrefixAsync(caller, prefix, cancellationToken);
             var result = new { label_prefix = prefix, revoked };
-            return new OperatorWrite(new ApiJsonResult(result), prefix, Label.TenantOfPrefix(prefix), After: result);
+            return new OperatorWrite(ApiJson.Result(result), prefix, Label.TenantOfPrefix(prefix), After: result);
         }, cancellationToken);
 }

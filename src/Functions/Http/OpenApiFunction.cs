@@ -21,16 +21,5 @@ public sealed class OpenApiFunction
 
     [Function("OpenApi")]
     public static IActionResult Get([HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "openapi.json")] HttpRequest request) =>
-        new DocumentResult();
-
-    private sealed class DocumentResult : IActionResult
-    {
-        public async Task ExecuteResultAsync(ActionContext context)
-        {
-            HttpResponse response = context.HttpContext.Response;
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = "application/json";
-            await response.Body.WriteAsync(Document.Value, context.HttpContext.RequestAborted);
-        }
-    }
+        new FileContentResult(Document.Value, "application/json");
 }

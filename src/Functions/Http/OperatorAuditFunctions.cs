@@ -17,7 +17,7 @@ public sealed class OperatorAuditFunctions(OperatorEndpoint endpoint, OperatorAu
         {
             IReadOnlyList<OperatorAction> actions = await audit.QueryAsync(
                 caller, QueryValues.Time(request, "since"), QueryValues.Time(request, "until"), OperatorEndpoint.QueryInt(request, "limit"), cancellationToken);
-            return new ApiJsonResult(new { actions = actions.Select(View) });
+            return ApiJson.Result(new { actions = actions.Select(View) });
         }, cancellationToken);
 
     private static object View(OperatorAction a) => new

@@ -6,6 +6,7 @@ using Keybrake.Functions.Proxy;
 using Keybrake.Infrastructure.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Infrastructure;
 using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Functions.Http;
@@ -63,7 +64,7 @@ public sealed partial class OperatorEndpoint(
             await CompleteAsync(started with
             {
                 Outcome = OperatorActionOutcome.Applied,
-                Status = (write.Result as ApiJsonResult)?.StatusCode ?? StatusCodes.Status200OK,
+                Status = (write.Result as IStatusCodeActionResult)?.StatusCode ?? StatusCodes.Status200OK,
                 Tenant = write.Tenant ?? caller.Tenant,
                 Target = write.Target is null ? null : Bounded(write.Target),
                 Before = write.Before is null ? null : Bounded(JsonSerializer.Serialize(write.Before, ApiJson.Options)),
@@ -101,6 +102,8 @@ public sealed partial class OperatorEndpoint(
             return new EmptyResult();
         }
 
+        // Answers carry spend, tokens and settings: no shared cache or browser history may keep them.
+        request.HttpContext.Response.Headers.CacheControl = "no-store";
         try
         {
             OperatorPrincipal caller = await authenticator.AuthenticateAsync(BearerToken(request), cancellationToken);

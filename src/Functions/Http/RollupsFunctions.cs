@@ -22,7 +22,7 @@ public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService ro
             int rows = await rollups.RunAsync(day, cancellationToken);
             ExportReport export = await exports.RunAsync(day, cancellationToken);
             string target = day.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
-            return new OperatorWrite(new ApiJsonResult(new
+            return new OperatorWrite(ApiJson.Result(new
             {
                 date = target,
                 rows,
@@ -38,7 +38,7 @@ public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService ro
         {
             DateOnly day = RollupService.ParseDate(request.Query["date"]);
             IReadOnlyList<Rollup> rows = await rollups.ListAsync(caller, day, cancellationToken);
-            return new ApiJsonResult(new
+            return ApiJson.Result(new
             {
                 rollups = rows.Select(r => new
                 {

@@ -22,7 +22,7 @@ public sealed class TenantBillingFunctions(OperatorEndpoint endpoint, TenantBill
             var mapping = new TenantBilling(tenant, body.OptionalString("stripe_customer_id"), body.OptionalString("lago_external_subscription_id"), body.OptionalString("openmeter_subject"));
             TenantBilling before = await billing.GetAsync(caller, tenant, cancellationToken);
             object after = View(await billing.PutAsync(caller, mapping, cancellationToken));
-            return new OperatorWrite(new ApiJsonResult(after), tenant, tenant, View(before), after);
+            return new OperatorWrite(ApiJson.Result(after), tenant, tenant, View(before), after);
         }, cancellationToken);
 
     [Function("GetTenantBilling")]
@@ -30,7 +30,7 @@ public sealed class TenantBillingFunctions(OperatorEndpoint endpoint, TenantBill
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/tenants/{tenant}/billing")] HttpRequest request,
         string tenant,
         CancellationToken cancellationToken) =>
-        endpoint.RunAsync(request, async caller => new ApiJsonResult(View(await billing.GetAsync(caller, tenant, cancellationToken))), cancellationToken);
+        endpoint.RunAsync(request, async caller => ApiJson.Result(View(await billing.GetAsync(caller, tenant, cancellationToken))), cancellationToken);
 
     private static object View(TenantBilling b) => new
     {

@@ -22,7 +22,7 @@ public sealed class TokensFunctions(OperatorEndpoint endpoint, OperatorTokenServ
                 caller, body.RequiredString("tenant"), body.OptionalString("description"), body.OptionalString("expires_in"), cancellationToken);
             object view = View(issued.Token);
             return new OperatorWrite(
-                new ApiJsonResult(
+                ApiJson.Result(
                     new
                     {
                         id = issued.Token.Id,
@@ -41,7 +41,7 @@ public sealed class TokensFunctions(OperatorEndpoint endpoint, OperatorTokenServ
         [HttpTrigger(AuthorizationLevel.Anonymous, "get", Route = "v1/tokens")] HttpRequest request,
         CancellationToken cancellationToken) =>
         endpoint.RunAsync(request, async caller =>
-            new ApiJsonResult(new { tokens = (await tokens.ListAsync(caller, cancellationToken)).Select(View) }), cancellationToken);
+            ApiJson.Result(new { tokens = (await tokens.ListAsync(caller, cancellationToken)).Select(View) }), cancellationToken);
 
     [Function("RevokeOperatorToken")]
     public Task<IActionResult> RevokeAsync(
@@ -52,7 +52,7 @@ public sealed class TokensFunctions(OperatorEndpoint endpoint, OperatorTokenServ
         {
             (OperatorToken before, OperatorToken after) = await tokens.RevokeAsync(caller, id, cancellationToken);
             object view = View(after);
-            return new OperatorWrite(new ApiJsonResult(view), after.Id, after.Tenant, View(before), view);
+            return new OperatorWrite(ApiJson.Result(view), after.Id, after.Tenant, View(before), view);
         }, cancellationToken);
 
     /// <summary>A token as listed: everything but its hash and secret.</summary>

@@ -43,6 +43,40 @@ public abstract class BlackBoxSuite<TApp>(TApp app) : IClassFixture<TApp>
     }
 
     [Fact]
+    public async Task StockResults_CarryTheHeadersAndValidatorsUsersRelyOn()
+    {
+        using HttpClient anonymous = Client(string.Empty);
+        using HttpClient root = Client();
+
+        // Operator answers (successes and errors) are never cached: they carry spend, tokens and settings.
+        HttpResponseMessage keys = await root.GetAsync("/v1/keys?label_prefix=nobody:");
+        Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+        Assert.True(keys.Headers.CacheControl?.NoStore, "a 200 of the operator API is no-store");
+        Assert.Equal("application/json", keys.Content.Headers.ContentType?.MediaType);
+        HttpResponseMessage refused = await anonymous.GetAsync("/v1/keys");
+        Assert.True(refused.Headers.CacheControl?.NoStore, "a 401 of the operator API is no-store");
+        Assert.Equal("unauthorized", (await Json.ReadAsync(refused)).GetProperty("error").Str("code"));
+
+        HttpResponseMessage csv = await root.GetAsync("/v1/spend?format=csv&label_prefix=nobody:");
+        Assert.Equal(("text/csv", "tenant,cost_usd"), (csv.Content.Headers.ContentType?.MediaType, (await csv.Content.ReadAsStringAsync())[..15]));
+
+        Assert.Equal("application/json", (await anonymous.GetAsync("/openapi.json")).Content.Headers.ContentType?.MediaType);
+
+        // The dashboard revalidates with its entity tag: an unchanged file is a 304 with no body, still under the CSP.
+        HttpResponseMessage page = await anonymous.GetAsync("/dashboard/");
+        EntityTagHeaderValue etag = page.Headers.ETag ?? throw new InvalidOperationException("the page has no ETag");
+        Assert.Contains("default-src 'self'", page.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        using var revalidate = new HttpRequestMessage(HttpMethod.Get, "/dashboard/");
+        revalidate.Headers.IfNoneMatch.Add(etag);
+        HttpResponseMessage notModified = await anonymous.SendAsync(revalidate);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+        Assert.Empty(await notModified.Content.ReadAsByteArrayAsync());
+        HttpResponseMessage missing = await anonymous.GetAsync("/dashboard/nope.js");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("DENY", missing.Headers.GetValues("X-Frame-Options").Single());
+    }
+
+    [Fact]
     public async Task KeyLifecycle_IssueGetListRevoke_ThenTheKeyIsRefusedInStripesShape()
     {
         string tenant = NewTenant();
