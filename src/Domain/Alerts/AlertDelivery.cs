@@ -70,7 +70,7 @@ public sealed class AlertDelivery(IAlertStore alerts, IAlertSender sender, Spend
             ["tenant"] = alert.Tenant,
             ["subject"] = alert.Subject,
             ["message"] = alert.Message,
-            ["fired_at"] = alert.FiredAt,
+            ["fired_at"] = alert.FiredAt.UtcDateTime,
         };
         foreach ((string name, object? value) in alert.Details)
         {

@@ -140,7 +140,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         return response.GetProperty("content").GetProperty("application/json").GetProperty("schema");
     }
 
-    /// <summary>The subset of JSON Schema the document uses: $ref, type (or a list of types), properties, required, additionalProperties, items, enum.</summary>
+    /// <summary>The subset of JSON Schema the document uses: $ref, type (or a list of types), properties, required, additionalProperties, items, enum, format date-time.</summary>
     private List<string> Validate(JsonElement value, JsonElement schema, string at)
     {
         if (schema.TryGetProperty("$ref", out JsonElement reference))
@@ -171,6 +171,13 @@ public sealed class OpenApiTests : IAsyncLifetime
             && !values.EnumerateArray().Any(v => v.GetString() == value.GetString()))
         {
             errors.Add($"{at}: '{value.GetString()}' is not one of the documented values");
+        }
+
+        // One time format on the whole API: UTC with Z (an offset form such as +00:00 is drift).
+        if (schema.TryGetProperty("format", out JsonElement format) && format.GetString() == "date-time" && value.ValueKind == JsonValueKind.String
+            && !System.Text.RegularExpressions.Regex.IsMatch(value.GetString()!, @"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$"))
+        {
+            errors.Add($"{at}: '{value.GetString()}' is not an ISO-8601 UTC time ending in Z");
         }
 
         if (value.ValueKind == JsonValueKind.Object && schema.TryGetProperty("properties", out JsonElement properties))

@@ -359,6 +359,9 @@ public sealed class ExportTests : IAsyncLifetime
         HttpResponseMessage response = await client.GetAsync($"/v1/exports?date={day:yyyy-MM-dd}");
         JsonElement body = await Json.ReadAsync(response);
         Assert.True(response.StatusCode == HttpStatusCode.OK, body.ToString());
+
+        // The API's one time format (UTC, Z), also for the outbox's DateTimeOffset fields.
+        Assert.All(body.GetProperty("exports").EnumerateArray(), r => Assert.EndsWith("Z", r.Str("recorded_at"), StringComparison.Ordinal));
         return body.GetProperty("exports");
     }
 
