@@ -394,6 +394,4 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     private static string? Str(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    internal static long UsdMicros(decimal dollars) => Usd.ToMicros(dollars);
 }
