@@ -177,6 +177,21 @@ public sealed class StripeVendorTests
     }
 
     [Theory]
+    [InlineData("open")] // payment_behavior=default_incomplete: the client confirms the payment with Stripe.js, not through the proxy
+    [InlineData("draft")]
+    public void ASubscriptionWhoseExpandedFirstInvoiceIsNotFinal_KeepsItsReservation_AndIsSettledFromThatInvoiceLater(string status)
+    {
+        // Nothing has been paid yet, but the invoice can still be paid: its amount_paid of 0 is not the call's cost.
+        ProxyCall call = Calls.Form(_stripe, "POST", "v1/subscriptions", null, "customer=cus_1&payment_behavior=default_incomplete&expand[]=latest_invoice");
+        string json = $$$"""{"id":"sub_1","object":"subscription","status":"incomplete","latest_invoice":{"id":"in_9","object":"invoice","amount_due":1500,"amount_paid":0,"currency":"usd","status":"{{{status}}}"}}""";
+
+        CallCost cost = _stripe.Settle(call, new CostEstimate(7_000_000), Encoding.UTF8.GetBytes(json));
+
+        Assert.Equal((7_000_000L, CostSource.Estimated, "in_9"), (cost.CostMicros, cost.Source, cost.VendorObjectId));
+        Assert.Equal(["v1", "invoices", "in_9"], _stripe.SettlementPath("subscriptions.create", cost.VendorObjectId));
+    }
+
+    [Theory]
     [InlineData("paid", 1500, 15_000_000L)]
     [InlineData("void", 0, 0L)]
     [InlineData("uncollectible", 0, 0L)]
