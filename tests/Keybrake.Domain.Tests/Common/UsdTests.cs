@@ -84,8 +84,11 @@ public sealed class UsdTests(ITestOutputHelper output)
             };
 
             decimal dollars = Usd.FromMicros(micros);
-            Assert.True(Usd.ToMicros(dollars) == micros, $"case {i} of seed {seed}: {micros}");
-            Assert.True(decimal.Parse(Usd.Format(micros), CultureInfo.InvariantCulture) == dollars, $"case {i} of seed {seed}: {micros} formats as {Usd.Format(micros)}");
+            string text = Usd.Format(micros);
+            if (Usd.ToMicros(dollars) != micros || decimal.Parse(text, CultureInfo.InvariantCulture) != dollars)
+            {
+                Assert.Fail($"case {i} of seed {seed}: {micros} micro-dollars are {dollars} dollars and format as {text}");
+            }
         }
     }
 }
