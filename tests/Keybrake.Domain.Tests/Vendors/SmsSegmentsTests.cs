@@ -13,18 +13,6 @@ namespace Keybrake.Domain.Tests.Vendors;
 /// </summary>
 public sealed class SmsSegmentsTests(ITestOutputHelper output)
 {
-    // GSM 03.38 default alphabet, written out from the standard's table (0x00-0x7F, escape 0x1B left out),
-    // independently of the copy in the code under test.
-    private static readonly string Gsm7Basic = string.Concat(
-        "@\u00A3$\u00A5\u00E8\u00E9\u00F9\u00EC\u00F2\u00C7\n\u00D8\u00F8\r\u00C5\u00E5",
-        "\u0394_\u03A6\u0393\u039B\u03A9\u03A0\u03A8\u03A3\u0398\u039E\u00C6\u00E6\u00DF\u00C9",
-        " !\"#\u00A4%&'()*+,-./0123456789:;<=>?",
-        "\u00A1ABCDEFGHIJKLMNOPQRSTUVWXYZ\u00C4\u00D6\u00D1\u00DC\u00A7",
-        "\u00BFabcdefghijklmnopqrstuvwxyz\u00E4\u00F6\u00F1\u00FC\u00E0");
-
-    // The extension table: escape 0x1B then one of these.
-    private const string Gsm7Extension = "\f^{}\\[~]|\u20AC";
-
     private static string Repeat(string unit, int times) => string.Concat(Enumerable.Repeat(unit, times));
 
     [Theory]
@@ -54,7 +42,7 @@ public sealed class SmsSegmentsTests(ITestOutputHelper output)
     public void EveryCharacterOfTheDefaultAlphabet_StaysGsm7()
     {
         // 160 of one character fit one GSM-7 segment; were it counted as UCS-2 they would take 3.
-        foreach (char c in Gsm7Basic)
+        foreach (char c in SmsRules.Gsm7Basic)
         {
             Assert.True(SmsSegments.Count(new string(c, 160)) == 1, $"U+{(int)c:X4} is in the GSM-7 default alphabet");
         }
@@ -63,7 +51,7 @@ public sealed class SmsSegmentsTests(ITestOutputHelper output)
     [Fact]
     public void EveryExtensionCharacter_TakesTwoSeptets()
     {
-        foreach (char c in Gsm7Extension)
+        foreach (char c in SmsRules.Gsm7Extension)
         {
             // 158 + 2 = 160 septets: one segment; 159 + 2 = 161: two. Counted as 1 septet, both would be one;
             // counted as UCS-2, both would be three.
@@ -132,7 +120,7 @@ public sealed class SmsSegmentsTests(ITestOutputHelper output)
         int seed = Generated.RequestShapes.Seed();
         output.WriteLine($"seed {seed} (KEYBRAKE_TEST_SEED={seed} replays it)");
         var rng = new Random(seed);
-        string[][] alphabets = [.. new[] { Gsm7Basic, Gsm7Basic + Gsm7Extension, "a\u20AC", "\u0436\u00E1a", "\U0001F600a\u0436" }.Select(Characters)];
+        string[][] alphabets = [.. new[] { SmsRules.Gsm7Basic, SmsRules.Gsm7Basic + SmsRules.Gsm7Extension, "a\u20AC", "\u0436\u00E1a", "\U0001F600a\u0436" }.Select(Characters)];
         for (int i = 0; i < 1_000; i++)
         {
             string[] alphabet = alphabets[rng.Next(alphabets.Length)];
@@ -150,7 +138,7 @@ public sealed class SmsSegmentsTests(ITestOutputHelper output)
 
             string body = text.ToString();
             int count = SmsSegments.Count(body);
-            int expected = Oracle(body);
+            int expected = SmsRules.Segments(body);
             if (count != expected)
             {
                 Assert.Fail($"case {i} of seed {seed}: {count} segments for '{body}', the rules give {expected}");
@@ -180,48 +168,5 @@ public sealed class SmsSegmentsTests(ITestOutputHelper output)
         }
 
         return [.. characters];
-    }
-
-    /// <summary>The rules, packed naively: each character (a surrogate pair whole) into the current part, or the next.</summary>
-    private static int Oracle(string body)
-    {
-        bool gsm = body.All(c => Gsm7Basic.Contains(c, StringComparison.Ordinal) || Gsm7Extension.Contains(c, StringComparison.Ordinal));
-        var sizes = new List<int>();
-        for (int i = 0; i < body.Length; i++)
-        {
-            if (gsm)
-            {
-                sizes.Add(Gsm7Extension.Contains(body[i], StringComparison.Ordinal) ? 2 : 1);
-            }
-            else if (char.IsHighSurrogate(body[i]) && i + 1 < body.Length)
-            {
-                sizes.Add(2);
-                i++;
-            }
-            else
-            {
-                sizes.Add(1);
-            }
-        }
-
-        (int single, int perPart) = gsm ? (160, 153) : (70, 67);
-        if (sizes.Sum() <= single)
-        {
-            return 1;
-        }
-
-        int parts = 1, used = 0;
-        foreach (int size in sizes)
-        {
-            if (used + size > perPart)
-            {
-                parts++;
-                used = 0;
-            }
-
-            used += size;
-        }
-
-        return parts;
     }
 }
