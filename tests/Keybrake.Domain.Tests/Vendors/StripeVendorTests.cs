@@ -247,7 +247,7 @@ public sealed class StripeVendorTests
         Assert.Equal(10_000_000 + 2_200_000, _stripe.InDoubtCost(found.RootElement)); // $10 + €2 × 1.10
         (IReadOnlyList<string> segments, string query) = _stripe.InDoubtSearch("payment_intents.create", "r1")!.Value;
         Assert.Equal(["v1", "payment_intents", "search"], segments);
-        Assert.Equal("?query=metadata%5B%27keybrake_ref%27%5D%3A%27r1%27", query); // Stripe's search syntax: metadata['key']:'value'
+        Assert.Equal($"?query=metadata%5B%27{StripeVendor.ReferenceMetadata}%27%5D%3A%27r1%27", query); // Stripe's search syntax: metadata['key']:'value'
         Assert.Null(_stripe.InDoubtSearch("charges.create", "r1"));
     }
 
@@ -257,7 +257,8 @@ public sealed class StripeVendorTests
         ProxyCall create = Calls.Form(_stripe, "POST", "v1/payment_intents", null, "amount=100&currency=usd");
         ProxyCall customer = Calls.Form(_stripe, "POST", "v1/customers", null, "email=a%40b");
 
-        Assert.Equal("amount=100&currency=usd&metadata%5Bkeybrake_ref%5D=r%201", Encoding.UTF8.GetString(_stripe.TagForLookup(create, "r 1").Span));
+        // Appended as one more form pair, name and value escaped, so the agent's own parameters are untouched.
+        Assert.Equal($"amount=100&currency=usd&metadata%5B{StripeVendor.ReferenceMetadata}%5D=r%201", Encoding.UTF8.GetString(_stripe.TagForLookup(create, "r 1").Span));
         Assert.Equal("email=a%40b", Encoding.UTF8.GetString(_stripe.TagForLookup(customer, "r1").Span));
     }
 

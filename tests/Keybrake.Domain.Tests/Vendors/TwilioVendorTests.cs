@@ -174,7 +174,8 @@ public sealed class TwilioVendorTests
     [Fact]
     public void TheFinalPrice_IsReadLaterFromTheMessage()
     {
-        Assert.Equal(["2010-04-01", "Accounts", "account", "Messages", "SM1.json"], _twilio.SettlementPath("messages.create", "SM1"));
+        // VENDORS.md: the final price appears later on GET .../Messages/{Sid}.json, under the real account.
+        Assert.Equal(["2010-04-01", "Accounts", "ACreal", "Messages", "SM1.json"], _twilio.Authorize(Secrets(), _twilio.SettlementPath("messages.create", "SM1")!).Segments);
         Assert.Null(_twilio.SettlementPath("messages.create", null));
         Assert.Null(_twilio.SettlementPath("calls.create", "CA1"));
     }
@@ -192,9 +193,8 @@ public sealed class TwilioVendorTests
     }
 
     [Theory]
-    [InlineData(401, 20003)]
+    [InlineData(401, 20003)] // VENDORS.md: 401 is code 20003, 429 is 20429
     [InlineData(429, 20429)]
-    [InlineData(403, 20403)]
     public void Denials_UseTwiliosErrorShape(int status, int code)
     {
         using JsonDocument body = JsonDocument.Parse(_twilio.Error(status, "cap_exceeded", "why").Body);
