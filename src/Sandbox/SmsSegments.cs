@@ -65,9 +65,6 @@ public static class SmsSegments
         return new SmsSegmentCount(SmsEncoding.Gsm7, septets, Segments(septets, Gsm7SingleSegment, Gsm7PerPart));
     }
 
-    /// <summary>True when every character of <paramref name="body"/> is in the GSM-7 alphabet or its extension.</summary>
-    public static bool IsGsm7(string body) => Count(body).Encoding == SmsEncoding.Gsm7;
-
     private static int Segments(int units, int single, int perPart) =>
         units <= single ? 1 : (units + perPart - 1) / perPart;
 }

@@ -56,7 +56,9 @@ public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
         string operation = vendor.Operation(method, segments);
         IReadOnlyList<string> matchable = vendor.MatchSegments(segments);
         EndpointPattern[] patterns = _patterns.GetValue(key, k => [.. k.AllowedEndpoints.Select(p => EndpointPattern.Parse(p))]);
-        bool allowed = patterns.Any(pattern => pattern.Matches(method, matchable));
+        // The path without Twilio's format suffix, or as sent: a pattern written with the suffix, as Twilio's docs print
+        // URLs (.../Messages.json), must not deny every call because the suffix is ignored on the path's side only.
+        bool allowed = patterns.Any(pattern => pattern.Matches(method, matchable) || pattern.Matches(method, segments));
         if (!allowed)
         {
             throw new ProxyDeniedException(403, "endpoint_not_allowed",

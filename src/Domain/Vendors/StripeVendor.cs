@@ -164,9 +164,10 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
     protected override CallCost SettleFromResponse(ProxyCall call, CostEstimate estimate, JsonElement root)
     {
         string? id = root.TryGetProperty("id", out JsonElement idElement) ? idElement.GetString() : null;
-        if (call.Operation == "subscriptions.create" && Str(root, "latest_invoice") is string invoiceId)
+        if (call.Operation == "subscriptions.create" && (Str(root, "latest_invoice") ?? UnfinishedInvoice(root)) is string invoiceId)
         {
-            // The first invoice was not expanded: its cost is read later (SettlementPath). Until then the
+            // The first invoice was not expanded, or is not final yet (open: its payment may still be confirmed,
+            // with Stripe.js, not through the proxy): its cost is read later (SettlementPath). Until then the
             // whole allowance reserved stays counted, so the key spends nothing more meanwhile.
             return new CallCost(estimate.CostMicros, CostSource.Estimated, null, estimate.Currency, estimate.AmountMinor, invoiceId);
         }
@@ -190,6 +191,13 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
         long usd = currencies.ToUsdMicros(amount.Value, currency);
         return new CallCost(call.Operation == "refunds.create" ? -usd : usd, CostSource.Parsed, Fee(root), currency, amount, id);
     }
+
+    /// <summary>The id of a subscription's expanded first invoice while it can still be paid (not paid, void or uncollectible).</summary>
+    private static string? UnfinishedInvoice(JsonElement subscription) =>
+        subscription.TryGetProperty("latest_invoice", out JsonElement invoice) && invoice.ValueKind == JsonValueKind.Object &&
+        Str(invoice, "status") is not ("paid" or "void" or "uncollectible")
+            ? Str(invoice, "id")
+            : null;
 
     /// <summary>A subscription whose first invoice was not in its response is settled from that invoice (its id is the row's object id).</summary>
     public override IReadOnlyList<string>? SettlementPath(string? operation, string? objectId) =>
@@ -394,6 +402,4 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     private static string? Str(JsonElement element, string name) =>
         element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    internal static long UsdMicros(decimal dollars) => Usd.ToMicros(dollars);
 }

@@ -36,7 +36,10 @@ internal static class VendorOracle
             return 0;
         }
 
-        return decimal.Round(SmsSegments.Count(body).Segments * perSegmentUsd, 5, MidpointRounding.AwayFromZero) + (media > 0 ? perMediaUsd : 0);
+        // The fake divides units by the part size; Twilio never splits a character across parts, which can take one
+        // part more. The bound must cover whichever is larger.
+        int segments = Math.Max(SmsSegments.Count(body).Segments, Vendors.SmsRules.Segments(body));
+        return decimal.Round(segments * perSegmentUsd, 5, MidpointRounding.AwayFromZero) + (media > 0 ? perMediaUsd : 0);
     }
 
     /// <summary>At most how many emails the fake Resend sends: it reads any content type, leniently.</summary>
