@@ -21,7 +21,8 @@ public readonly record struct SmsSegmentCount(SmsEncoding Encoding, int Units, i
 /// a single segment, 153 per part of a concatenated message; the extension characters
 /// <c>^ { } \ [ ~ ] | €</c> and form feed take two septets. Any character outside GSM-7 switches the
 /// whole message to UCS-2: 70 code units single, 67 per part (an emoji outside the BMP is two
-/// code units). An empty body is one segment.
+/// code units). An empty body is one segment. Concatenated parts never split a character (an extension
+/// character's escape and septet, a surrogate pair), as Twilio packs them, so a part may end one unit short.
 /// </summary>
 public static class SmsSegments
 {
@@ -45,26 +46,61 @@ public static class SmsSegments
         ArgumentNullException.ThrowIfNull(body);
 
         var septets = 0;
+        var widths = new List<int>(body.Length);
         foreach (var c in body)
         {
             if (BasicSet.Contains(c))
             {
                 septets += 1;
+                widths.Add(1);
             }
             else if (ExtensionSet.Contains(c))
             {
                 septets += 2;
+                widths.Add(2);
             }
             else
             {
-                var units = body.Length;
-                return new SmsSegmentCount(SmsEncoding.Ucs2, units, Segments(units, Ucs2SingleSegment, Ucs2PerPart));
+                return new SmsSegmentCount(SmsEncoding.Ucs2, body.Length, Segments(body.Length, Ucs2Widths(body), Ucs2SingleSegment, Ucs2PerPart));
             }
         }
 
-        return new SmsSegmentCount(SmsEncoding.Gsm7, septets, Segments(septets, Gsm7SingleSegment, Gsm7PerPart));
+        return new SmsSegmentCount(SmsEncoding.Gsm7, septets, Segments(septets, widths, Gsm7SingleSegment, Gsm7PerPart));
     }
 
-    private static int Segments(int units, int single, int perPart) =>
-        units <= single ? 1 : (units + perPart - 1) / perPart;
+    private static List<int> Ucs2Widths(string body)
+    {
+        var widths = new List<int>(body.Length);
+        for (var i = 0; i < body.Length; i++)
+        {
+            var pair = char.IsHighSurrogate(body[i]) && i + 1 < body.Length && char.IsLowSurrogate(body[i + 1]);
+            widths.Add(pair ? 2 : 1);
+            i += pair ? 1 : 0;
+        }
+
+        return widths;
+    }
+
+    /// <summary>Parts filled character by character: a character that does not fit whole starts the next part.</summary>
+    private static int Segments(int units, List<int> widths, int single, int perPart)
+    {
+        if (units <= single)
+        {
+            return 1;
+        }
+
+        int parts = 1, used = 0;
+        foreach (var width in widths)
+        {
+            if (used + width > perPart)
+            {
+                parts++;
+                used = 0;
+            }
+
+            used += width;
+        }
+
+        return parts;
+    }
 }

@@ -48,4 +48,16 @@ public sealed class SmsSegmentsTests
         Assert.Equal(SmsEncoding.Gsm7, SmsSegments.Count("Ça £5 @ Ñandù? ¡Sì! äöü ß ΔΣ èéùìò").Encoding);
         Assert.Equal(1, SmsSegments.Count(string.Empty).Segments);
     }
+
+    [Fact]
+    public void A_part_never_splits_a_character()
+    {
+        // 152 septets + an extension character (2) would put its escape in part one and its septet in part two:
+        // it moves whole to part two, so 152 + 2 + 152 septets are three parts, not two.
+        Assert.Equal(3, SmsSegments.Count(new string('a', 152) + "€" + new string('a', 152)).Segments);
+        Assert.Equal(2, SmsSegments.Count(new string('a', 151) + "€" + new string('a', 152)).Segments);
+
+        // Surrogate pairs likewise in UCS-2: 400 emoji are 800 units, 33 to a 67-unit part (66 used), so 13 parts, not 12.
+        Assert.Equal(13, SmsSegments.Count(string.Concat(Enumerable.Repeat("😀", 400))).Segments);
+    }
 }
