@@ -3,7 +3,7 @@ using Keybrake.Domain.Common;
 namespace Keybrake.Domain.Caps;
 
 /// <summary>
-/// The server-side cap policy (the seed's <c>calculate_vault_key_cap</c>): a key issued without
+/// The server-side cap policy (docs/design.md §5, "Cap policy"): a key issued without
 /// <c>daily_usd_cap</c> gets the base daily cap of its tenant's plan × the multiplier of its agent type,
 /// never below the minimum.
 /// </summary>

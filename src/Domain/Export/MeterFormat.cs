@@ -25,7 +25,7 @@ public enum MeterOutcomeKind
 public sealed record MeterOutcome(MeterOutcomeKind Kind, string? Detail = null);
 
 /// <summary>
-/// One billing meter's wire format (VENDORS.md): where events go, how they are authenticated and
+/// One billing meter's wire format (docs/vendors.md): where events go, how they are authenticated and
 /// shaped, and how the meter's answer reads, including how it says "I have this one already". A new
 /// meter is one subclass listed in <see cref="All"/>.
 /// </summary>

@@ -17,7 +17,7 @@ public enum ListScope
 }
 
 /// <summary>
-/// What one call does to vendor objects, read from the request alone (DESIGN §4 step 5): the ids it names
+/// What one call does to vendor objects, read from the request alone (docs/design.md §3 step 5): the ids it names
 /// in its path or in parameters that reference an object, whether it lists, whether it creates, or why it
 /// must be refused outright.
 /// </summary>

@@ -8,7 +8,7 @@ namespace Keybrake.Domain.Proxy;
 public sealed record AuthorizedCall(VaultKey Key, VendorDefinition Vendor, string Method, IReadOnlyList<string> Segments, string Operation);
 
 /// <summary>
-/// DESIGN §4 steps 1-3, in order: a valid key (401), the route's vendor is the key's (403), the method
+/// docs/design.md §3 steps 1-3, in order: a valid key (401), the route's vendor is the key's (403), the method
 /// and normalised path are on the key's allowlist (403 naming the operation; an empty list allows nothing).
 /// </summary>
 public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)

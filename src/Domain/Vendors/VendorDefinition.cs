@@ -126,7 +126,7 @@ public abstract class VendorDefinition
 
     /// <summary>
     /// Which objects a call names, lists or creates, for the ownership check on a shared vendor account
-    /// (DESIGN §4 step 5). <paramref name="query"/> is the raw query string (with or without its <c>?</c>).
+    /// (docs/design.md §3 step 5). <paramref name="query"/> is the raw query string (with or without its <c>?</c>).
     /// A vendor that does not describe its objects refuses every call on a shared account: fail closed.
     /// </summary>
     public virtual ObjectScope Objects(ProxyCall call, string? query) =>

@@ -109,7 +109,7 @@ public sealed class AuditFunctions(OperatorEndpoint endpoint, InDoubtResolver re
             return new OperatorWrite(ApiJson.Result(view), resolved.Id, resolved.Tenant, After: view);
         }, cancellationToken);
 
-    /// <summary>An audit row as the API shows it (DESIGN §5); money in USD decimals.</summary>
+    /// <summary>An audit row as the API shows it (docs/design.md §6); money in USD decimals.</summary>
     private static object View(AuditEntry e) => new
     {
         id = e.Id,

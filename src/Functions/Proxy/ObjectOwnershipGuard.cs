@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 namespace Keybrake.Functions.Proxy;
 
 /// <summary>
-/// DESIGN §4 step 5 and §7 "shared vendor accounts": when a tenant has no vendor account of its own, every
+/// docs/design.md §3 step 5 and §9 "Shared vendor accounts": when a tenant has no vendor account of its own, every
 /// object a call names must be the tenant's, lists are filtered to its objects (or refused), creates are
 /// tagged and recorded, and the vendor's account header is the key's bound account or nothing.
 /// </summary>

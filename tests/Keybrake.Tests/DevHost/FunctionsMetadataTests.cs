@@ -50,7 +50,7 @@ public sealed class FunctionsMetadataTests
     [Fact]
     public void EveryHttpFunction_IsAnonymousAtTheFunctionsLayer()
     {
-        // The app authenticates every request itself (DESIGN §3); a function key would break the seed's clients.
+        // The app authenticates every request itself (docs/design.md §7); a function key would break clients that send only a bearer token.
         Assert.All(ReadMetadata().Where(f => f.Type == "httpTrigger"), f => Assert.Equal("Anonymous", f.AuthLevel));
     }
 

@@ -7,7 +7,7 @@ using Keybrake.Tests.Support;
 namespace Keybrake.Tests.Proxy;
 
 /// <summary>
-/// DESIGN §5 "Nothing lost": the audit intent is written before the call is forwarded, so when storage is
+/// docs/design.md §5 "Nothing lost": the audit intent is written before the call is forwarded, so when storage is
 /// unreachable nothing reaches the vendor, and once storage is back calls flow and are audited again.
 /// Storage is put behind a TCP relay that the test cuts and restores on the same address.
 /// </summary>

@@ -8,7 +8,7 @@ using Keybrake.Tests.Support;
 namespace Keybrake.Tests.Proxy;
 
 /// <summary>
-/// Which headers cross the proxy (DESIGN §7): credentials, cookies, client addresses, platform and
+/// Which headers cross the proxy (docs/design.md §9): credentials, cookies, client addresses, platform and
 /// hop-by-hop headers never do; Idempotency-Key, Stripe-Version, Stripe-Account and Content-Type do,
 /// byte for byte. Requests are written raw so that HttpClient cannot add, drop or merge anything.
 /// </summary>

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http;
 namespace Keybrake.Tests.Proxy;
 
 /// <summary>
-/// Issue #20 §2 / DESIGN §7: no answer, header or error body that reaches the agent contains a vendor
+/// Issue #20 §2 / docs/design.md §9: no answer, header or error body that reaches the agent contains a vendor
 /// secret's value. The "vendor" here echoes the credential it received, as careless error pages do, in its
 /// body (also split across stream reads) and in headers; the agent sees asterisks, and a log line counts
 /// the scrubs without the secret.
