@@ -4,8 +4,8 @@ using Keybrake.Domain.Keys;
 namespace Keybrake.Domain.Tests.Caps;
 
 /// <summary>
-/// Which counters a call reserves against (DESIGN §5: the key's daily cap and every budget whose prefix
-/// matches the label, daily and monthly), partitioned by tenant and UTC date (DESIGN §5, partitioning).
+/// Which counters a call reserves against (docs/design.md §5: the key's daily cap and every budget whose prefix
+/// matches the label, daily and monthly), partitioned by tenant and UTC date (docs/design.md §6).
 /// </summary>
 public sealed class CapPlannerTests
 {

@@ -6,7 +6,7 @@ using Keybrake.Domain.Operators;
 namespace Keybrake.Domain.Tests.Caps;
 
 /// <summary>
-/// The server-side cap policy (DESIGN §3, the seed's <c>calculate_vault_key_cap</c>): the base daily cap of
+/// The server-side cap policy (docs/design.md §5, "Cap policy"): the base daily cap of
 /// the tenant's plan (free 5, hobby 50, team 200, scale 1000) × the agent type's multiplier (billing 1.0,
 /// onboarding 0.5, notify 0.1, reporting 0.0), at least $1.
 /// </summary>

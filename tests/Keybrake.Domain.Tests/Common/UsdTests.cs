@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 
 namespace Keybrake.Domain.Tests.Common;
 
-/// <summary>DESIGN §3: money is USD with up to 6 decimals, stored as integer micro-dollars, never binary floating point.</summary>
+/// <summary>docs/design.md §4: money is USD with up to 6 decimals, stored as integer micro-dollars, never binary floating point.</summary>
 public sealed class UsdTests(ITestOutputHelper output)
 {
     [Theory]

@@ -5,8 +5,8 @@ using Keybrake.Domain.Operators;
 namespace Keybrake.Domain.Tests.Labels;
 
 /// <summary>
-/// Labels <c>{tenantId}:{agentType}:{feature}:{runId}</c> (DESIGN §1), their alphabet (tenants end up in
-/// table keys and Key Vault secret names, DESIGN §5 and §8) and prefixes, where a tenant is only confined by
+/// Labels <c>{tenantId}:{agentType}:{feature}:{runId}</c> (docs/design.md §2), their alphabet (tenants end up in
+/// table keys and Key Vault secret names, docs/design.md §2 and §6) and prefixes, where a tenant is only confined by
 /// its ':' separator (<c>acme</c> is also the start of <c>acme2</c>).
 /// </summary>
 public sealed class LabelTests

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace Keybrake.Domain.Tests.Policy;
 
 /// <summary>
-/// DESIGN §4 step 3's grammar: an optional method prefix; <c>*</c> matches exactly one path segment;
+/// The allowlist grammar (docs/design.md §2): an optional method prefix; <c>*</c> matches exactly one path segment;
 /// <c>**</c> matches zero or more; query strings are never part of a pattern.
 /// </summary>
 public sealed class EndpointPatternTests(ITestOutputHelper output)
@@ -89,7 +89,7 @@ public sealed class EndpointPatternTests(ITestOutputHelper output)
     [InlineData("POST", "2010-04-01/Accounts/AC1/Calls.json", false)]
     public void TheSeedsTwilioPattern_AllowsTheSdksFormatSuffix(string method, string path, bool allowed)
     {
-        // DESIGN §4: '/2010-04-01/Accounts/*/Messages' allows the SDK's '.../Messages.json'.
+        // docs/design.md §3 step 3: '/2010-04-01/Accounts/*/Messages' allows the SDK's '.../Messages.json'.
         var twilio = new TwilioVendor(new PricingOptions());
 
         Assert.Equal(allowed, EndpointPattern.Parse("POST /2010-04-01/Accounts/*/Messages").Matches(method, twilio.MatchSegments(path.Split('/'))));

@@ -9,7 +9,7 @@ using Keybrake.Domain.Vendors;
 namespace Keybrake.Domain.Tests.Proxy;
 
 /// <summary>
-/// DESIGN §4 step 5 and §7 (shared vendor accounts), read from the request alone: which objects a call names
+/// docs/design.md §3 step 5 and §9 (shared vendor accounts), read from the request alone: which objects a call names
 /// (in its path or in a parameter that references one), whether it lists or creates, and what an answer says
 /// about an object's owner.
 /// </summary>

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace Keybrake.Domain.Tests.Proxy;
 
 /// <summary>
-/// DESIGN §4 step 3's normalization: percent-decode once; refuse <c>%2F</c>, <c>%5C</c>, backslashes,
+/// docs/design.md §3 step 3's normalization: percent-decode once; refuse <c>%2F</c>, <c>%5C</c>, backslashes,
 /// <c>.</c>/<c>..</c> segments, empty segments, NUL and control characters (400, never forwarded).
 /// </summary>
 public sealed class PathNormalizerTests(ITestOutputHelper output)

@@ -8,7 +8,7 @@ using Keybrake.Domain.Vendors;
 namespace Keybrake.Domain.Tests.Proxy;
 
 /// <summary>
-/// DESIGN §4 steps 1-3, in order: a valid, live key (401); the route's vendor is the key's (403); the method
+/// docs/design.md §3 steps 1-3, in order: a valid, live key (401); the route's vendor is the key's (403); the method
 /// and normalized path on the key's allowlist (403 naming the operation; an empty list allows nothing).
 /// </summary>
 public sealed class ProxyGateTests
@@ -94,7 +94,7 @@ public sealed class ProxyGateTests
     }
 
     [Theory]
-    [InlineData("POST /2010-04-01/Accounts/*/Messages", "/2010-04-01/Accounts/AC1/Messages.json")] // the seed's pattern and the SDK's URL
+    [InlineData("POST /2010-04-01/Accounts/*/Messages", "/2010-04-01/Accounts/AC1/Messages.json")] // the pattern docs/design.md §3 step 3 quotes, and the SDK's URL
     [InlineData("POST /2010-04-01/Accounts/*/Messages", "/2010-04-01/Accounts/AC1/Messages")]
     [InlineData("POST /2010-04-01/Accounts/*/Messages.json", "/2010-04-01/Accounts/AC1/Messages.json")] // the URL as Twilio's docs print it
     public async Task TwiliosFormatSuffix_IsIgnoredForMatching(string pattern, string path)

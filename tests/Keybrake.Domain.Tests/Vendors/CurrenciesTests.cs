@@ -3,7 +3,7 @@ using Keybrake.Domain.Pricing;
 
 namespace Keybrake.Domain.Tests.Vendors;
 
-/// <summary>Stripe's minor units (VENDORS.md: zero- and three-decimal currencies) to USD micro-dollars.</summary>
+/// <summary>Stripe's minor units (docs/vendors.md: zero- and three-decimal currencies) to USD micro-dollars.</summary>
 public sealed class CurrenciesTests
 {
     private readonly Currencies _currencies = new(TestPricing.Options());

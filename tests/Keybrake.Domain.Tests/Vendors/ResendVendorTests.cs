@@ -6,8 +6,8 @@ using Keybrake.Domain.Vendors;
 namespace Keybrake.Domain.Tests.Vendors;
 
 /// <summary>
-/// Resend as plain domain logic: operation names, and the cost (DESIGN §5: the configured price per email ×
-/// emails sent, a batch counting each) from the answers VENDORS.md documents. $0.0010 per email (<see cref="TestPricing"/>).
+/// Resend as plain domain logic: operation names, and the cost (docs/design.md §4: the configured price per email ×
+/// emails sent, a batch counting each) from the answers docs/vendors.md documents. $0.0010 per email (<see cref="TestPricing"/>).
 /// </summary>
 public sealed class ResendVendorTests
 {

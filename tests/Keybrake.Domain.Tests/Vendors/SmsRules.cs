@@ -1,7 +1,7 @@
 namespace Keybrake.Domain.Tests.Vendors;
 
 /// <summary>
-/// Twilio's segment rules written out independently of the code under test (VENDORS.md and Twilio's published
+/// Twilio's segment rules written out independently of the code under test (docs/vendors.md and Twilio's published
 /// segment calculator): GSM-7 160 septets alone, 153 per part, extension characters two septets; otherwise
 /// UCS-2, 70 code units alone, 67 per part; a character (an escape pair, a surrogate pair) is never split.
 /// </summary>

@@ -6,7 +6,7 @@ namespace Keybrake.Domain.Tests.Vendors;
 
 /// <summary>
 /// The Domain's segment counter, which prices every SMS reservation. Expected counts come from Twilio's
-/// rules (VENDORS.md, and Twilio's published segment calculator): GSM-7 holds 160 septets alone and 153 per
+/// rules (docs/vendors.md, and Twilio's published segment calculator): GSM-7 holds 160 septets alone and 153 per
 /// part once split; the extension table (<c>^ { } \ [ ~ ] | €</c> and form feed) takes two septets; any
 /// other character makes the whole message UCS-2, 70 code units alone and 67 per part; a character is
 /// never split across two parts.

@@ -10,12 +10,12 @@ namespace Keybrake.Domain.Tests.Vendors;
 
 /// <summary>
 /// Stripe as plain domain logic: operation names as Stripe's API reference names its methods, which calls
-/// are bounded how (DESIGN §5), and the cost read from the response shapes VENDORS.md documents.
+/// are bounded how (docs/design.md §4), and the cost read from the response shapes docs/vendors.md documents.
 /// Figures use <see cref="TestPricing"/>.
 /// </summary>
 public sealed class StripeVendorTests
 {
-    // VENDORS.md: POST /v1/payment_intents (confirm=true, expanded), 200.
+    // docs/vendors.md: POST /v1/payment_intents (confirm=true, expanded), 200.
     private const string ConfirmedIntent = """
         {"id":"pi_3PxQ2aLkdIwHu7ix0abc1234","object":"payment_intent","amount":2000,"amount_received":2000,
          "currency":"usd","status":"succeeded","capture_method":"automatic_async","livemode":false,
@@ -26,7 +26,7 @@ public sealed class StripeVendorTests
              "fee_details":[{"amount":88,"currency":"usd","description":"Stripe processing fees","type":"stripe_fee"}]}}}
         """;
 
-    // VENDORS.md: POST /v1/refunds, 200.
+    // docs/vendors.md: POST /v1/refunds, 200.
     private const string Refund = """
         {"id":"re_1","object":"refund","amount":2000,"charge":"ch_1","currency":"usd","payment_intent":"pi_1","status":"succeeded","balance_transaction":"txn_1"}
         """;
@@ -90,7 +90,7 @@ public sealed class StripeVendorTests
     [Fact]
     public void AnIntentWhoseBalanceTransactionIsNotYetAvailable_HasNoFeeYet()
     {
-        // Async capture: balance_transaction is often null right after confirm (VENDORS.md).
+        // Async capture: balance_transaction is often null right after confirm (docs/vendors.md).
         string json = ConfirmedIntent.Replace("\"balance_transaction\":{", "\"balance_transaction\":null,\"bt\":{", StringComparison.Ordinal);
 
         CallCost cost = Settle("POST", "v1/payment_intents", "amount=2000&currency=usd", json);

@@ -7,15 +7,15 @@ using Keybrake.Domain.Vendors;
 namespace Keybrake.Domain.Tests.Vendors;
 
 /// <summary>
-/// Twilio as plain domain logic: operation names, the Account SID rewrite (DESIGN §3), the estimate from
-/// segments and its settlement from the response shapes VENDORS.md documents. $0.0100 per segment and
+/// Twilio as plain domain logic: operation names, the Account SID rewrite (docs/design.md §3 step 7), the estimate from
+/// segments and its settlement from the response shapes docs/vendors.md documents. $0.0100 per segment and
 /// $0.0200 per media message (<see cref="TestPricing"/>).
 /// </summary>
 public sealed class TwilioVendorTests
 {
     private const string Messages = "2010-04-01/Accounts/ACagent/Messages.json";
 
-    // VENDORS.md: the 201 answer to a create (strings everywhere, price null).
+    // docs/vendors.md: the 201 answer to a create (strings everywhere, price null).
     private const string Created = """
         {"sid":"SM304417148af644198a0efaceebc965a5","account_sid":"AC1","to":"+15145535858","from":"+15149002890",
          "body":"test","status":"queued","direction":"outbound-api","num_segments":"1","num_media":"0",
@@ -95,7 +95,7 @@ public sealed class TwilioVendorTests
         Assert.Equal(key, _twilio.ReadVaultKey(authorization));
 
     [Theory]
-    [InlineData("\"-0.00830\"", 8_300L)] // VENDORS.md: a negative decimal string; the cost is its magnitude
+    [InlineData("\"-0.00830\"", 8_300L)] // docs/vendors.md: a negative decimal string; the cost is its magnitude
     [InlineData("\"-0.0075\"", 7_500L)]
     [InlineData("\"-0.00100\"", 1_000L)] // a failed message costs $0.001
     [InlineData("\"-1.5\"", 1_500_000L)]
@@ -136,7 +136,7 @@ public sealed class TwilioVendorTests
     [Fact]
     public void AMessageSentThroughAMessagingService_KeepsItsBound_UntilTwilioCountsIt()
     {
-        // VENDORS.md: with a Messaging Service the create answers status accepted and num_segments "0".
+        // docs/vendors.md: with a Messaging Service the create answers status accepted and num_segments "0".
         string json = Created.Replace("\"num_segments\":\"1\"", "\"num_segments\":\"0\"", StringComparison.Ordinal).Replace("queued", "accepted", StringComparison.Ordinal);
 
         Assert.Equal((20_000L, CostSource.Estimated), (Settle("Body=hi", json, new CostEstimate(20_000, "usd")).CostMicros, Settle("Body=hi", json, new CostEstimate(20_000, "usd")).Source));
@@ -174,7 +174,7 @@ public sealed class TwilioVendorTests
     [Fact]
     public void TheFinalPrice_IsReadLaterFromTheMessage()
     {
-        // VENDORS.md: the final price appears later on GET .../Messages/{Sid}.json, under the real account.
+        // docs/vendors.md: the final price appears later on GET .../Messages/{Sid}.json, under the real account.
         Assert.Equal(["2010-04-01", "Accounts", "ACreal", "Messages", "SM1.json"], _twilio.Authorize(Secrets(), _twilio.SettlementPath("messages.create", "SM1")!).Segments);
         Assert.Null(_twilio.SettlementPath("messages.create", null));
         Assert.Null(_twilio.SettlementPath("calls.create", "CA1"));
@@ -193,7 +193,7 @@ public sealed class TwilioVendorTests
     }
 
     [Theory]
-    [InlineData(401, 20003)] // VENDORS.md: 401 is code 20003, 429 is 20429
+    [InlineData(401, 20003)] // docs/vendors.md: 401 is code 20003, 429 is 20429
     [InlineData(429, 20429)]
     public void Denials_UseTwiliosErrorShape(int status, int code)
     {

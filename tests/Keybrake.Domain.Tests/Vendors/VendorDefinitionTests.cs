@@ -3,7 +3,7 @@ using Keybrake.Domain.Vendors;
 
 namespace Keybrake.Domain.Tests.Vendors;
 
-/// <summary>What every vendor definition must say the same way: DESIGN §3, §7 and §8, checked for each registered vendor.</summary>
+/// <summary>What every vendor definition must say the same way: docs/design.md §3, §9 and §10, checked for each registered vendor.</summary>
 public sealed class VendorDefinitionTests
 {
     private static readonly PricingOptions Pricing = TestPricing.Options();
@@ -50,7 +50,7 @@ public sealed class VendorDefinitionTests
     {
         IReadOnlySet<string> forwarded = Registry.Find(vendor)!.ForwardedRequestHeaders;
 
-        // DESIGN §7: the proxy sets credentials itself; cookies, X-Forwarded-*, hop-by-hop and the Functions key stay behind.
+        // docs/design.md §9: the proxy sets credentials itself; cookies, X-Forwarded-*, hop-by-hop and the Functions key stay behind.
         foreach (string header in new[] { "Authorization", "authorization", "Cookie", "X-Forwarded-For", "X-Forwarded-Host", "Connection", "Transfer-Encoding", "Keep-Alive", "Upgrade", "x-functions-key", "Host", "Content-Encoding", "Accept-Encoding", "X-HTTP-Method-Override" })
         {
             Assert.False(forwarded.Contains(header), $"{vendor} forwards {header}");
@@ -67,7 +67,7 @@ public sealed class VendorDefinitionTests
 
         Assert.All(new[] { "Idempotency-Key", "Stripe-Version", "Stripe-Account" }, h => Assert.Contains(h, stripe));
         Assert.Contains("Idempotency-Key", Registry.Find("resend")!.ForwardedRequestHeaders);
-        Assert.DoesNotContain("Idempotency-Key", Registry.Find("twilio")!.ForwardedRequestHeaders); // Twilio has none (VENDORS.md)
+        Assert.DoesNotContain("Idempotency-Key", Registry.Find("twilio")!.ForwardedRequestHeaders); // Twilio has none (docs/vendors.md)
     }
 
     [Theory]
