@@ -157,6 +157,8 @@ internal sealed class MemoryAuditLog : IAuditLog
         string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
         CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
 
+    public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {
         Partition p = PartitionOf(denial.PartitionKey);

@@ -64,6 +64,12 @@ public sealed record AuditEntry
 
     public long? UpstreamMs { get; init; }
 
+    /// <summary>
+    /// An idempotent replay: a retry the vendor answers from its first call (same key, same Idempotency-Key, within
+    /// the vendor's window). It reserves nothing and is never settled as a charge: the first call carries the money.
+    /// </summary>
+    public bool Replay { get; init; }
+
     /// <summary>The audit partition: one per tenant and UTC day.</summary>
     public string PartitionKey => PartitionFor(Tenant, Timestamp);
 
@@ -109,6 +115,12 @@ public interface IAuditLog
     Task<AuditEntry?> TransitionAsync(
         string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether <paramref name="row"/> is an idempotent replay: marked one, or a retry whose first call (same key and
+    /// Idempotency-Key) was made on the UTC day before, within the vendor's window, so the vendor replayed it.
+    /// </summary>
+    Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken);
 
     /// <summary>A call refused before anything was reserved or forwarded.</summary>
     Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);

@@ -15,6 +15,16 @@ public sealed record LoopGuard(string Partition, string Row, int MaxCalls, TimeS
 public sealed record Reservation(long AmountMicros, IReadOnlyList<CapCounter> Counters, string? IdempotencyRow, LoopGuard? Loop)
 {
     public static Reservation None { get; } = new(0, [], null, null);
+
+    /// <summary>
+    /// How long a vendor answers a retry from its first call (Stripe's window, and Resend's, is 24 h). The marker of a
+    /// call sits in its own day's partition, so a retry on the next UTC day looks there too, back this far.
+    /// </summary>
+    public static TimeSpan IdempotencyWindow { get; } = TimeSpan.FromHours(24);
+
+    /// <summary>The marker row of one key's Idempotency-Key: hashed, so any key the vendor accepts fits a RowKey.</summary>
+    public static string IdempotencyRowFor(string keyId, string idempotencyKey) =>
+        "~idem|" + keyId + "|" + Common.RandomTokens.Sha256Hex(idempotencyKey)[..40];
 }
 
 public enum BeginStatus

@@ -49,6 +49,13 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             throw KeybrakeException.Invalid("cost_usd", "only goes with \"charged\": true.");
         }
 
+        // A replay moved nothing: the vendor answered it from the first call, which carries the charge (and is resolved on its own).
+        bool replay = await audit.ReplaysEarlierCallAsync(row, cancellationToken);
+        if (replay && charged)
+        {
+            throw KeybrakeException.Invalid("charged", "must be false for an idempotent replay: the vendor answered it from the first call with the same Idempotency-Key, which carries the charge.");
+        }
+
         VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
         IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
 
@@ -65,9 +72,10 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             return (current with
             {
                 Outcome = charged ? AuditOutcome.Forwarded : AuditOutcome.Error,
-                Reason = charged ? "resolved: charged" : "resolved: not charged",
+                Reason = charged ? "resolved: charged" : replay ? "resolved: idempotent replay, charged on the first call" : "resolved: not charged",
                 CostMicros = cost,
                 CostSource = CostSource.Settled,
+                Replay = replay,
             }, Math.Max(0, cost)); // refunds never free cap: caps count gross spend
         }, cancellationToken) ?? throw new KeybrakeException(ErrorKind.Conflict, "not_in_doubt", $"Audit entry '{auditId}' is no longer in_doubt.");
         await rollups.RefreshClosedDayAsync(tenant, row.Timestamp, cancellationToken);

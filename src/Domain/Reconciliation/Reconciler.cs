@@ -54,6 +54,23 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
                             continue;
                         }
 
+                        if (await audit.ReplaysEarlierCallAsync(row, cancellationToken))
+                        {
+                            // The vendor answers a replay from the first call, which carries the charge; a search by the shared
+                            // Idempotency-Key tag would find that call's object and count it twice. Released at zero.
+                            if (await SettleAsync(row, 0, current => current.Outcome == AuditOutcome.InDoubt, current => current with
+                                {
+                                    Outcome = AuditOutcome.Error,
+                                    Reason = "resolved by reconciler: idempotent replay, charged on the first call",
+                                    Replay = true,
+                                }, cancellationToken))
+                            {
+                                resolved++;
+                            }
+
+                            continue;
+                        }
+
                         long? found = await TryInDoubtCostAsync(row, cancellationToken);
                         if (found is long cost)
                         {

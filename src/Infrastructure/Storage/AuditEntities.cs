@@ -30,6 +30,7 @@ public static class AuditEntities
         ["IdempotencyKey"] = e.IdempotencyKey,
         ["LatencyMs"] = e.LatencyMs,
         ["UpstreamMs"] = e.UpstreamMs,
+        ["Replay"] = e.Replay ? true : null,
     };
 
     public static AuditEntry FromEntity(TableEntity e) => new()
@@ -57,5 +58,6 @@ public static class AuditEntities
         IdempotencyKey = e.GetString("IdempotencyKey"),
         LatencyMs = e.GetInt64("LatencyMs"),
         UpstreamMs = e.GetInt64("UpstreamMs"),
+        Replay = e.GetBoolean("Replay") ?? false,
     };
 }

@@ -70,7 +70,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         if (primaryResult.Status == BeginStatus.Replay)
         {
             // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
-            await table.AddEntityAsync(AuditEntities.ToEntity(intent with { Reason = "idempotent_replay", CostMicros = 0 }), cancellationToken);
+            await table.AddEntityAsync(AuditEntities.ToEntity(intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true }), cancellationToken);
         }
 
         return primaryResult;
@@ -317,7 +317,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                     continue;
                 }
 
-                return await IsReplayAsync(table, partition, idempotencyRow, cancellationToken)
+                return await IsReplayAsync(table, partition, idempotencyRow, intent?.Timestamp, cancellationToken)
                     ? new BeginResult(BeginStatus.Replay)
                     : new BeginResult(BeginStatus.CapExceeded, over.Counter, over.Used);
             }
@@ -330,7 +330,8 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
             if (idempotencyRow is not null)
             {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId }));
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add,
+                    new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId, ["AuditId"] = intent?.Id, ["At"] = intent?.Timestamp }));
             }
 
             string? loopTimes = null;
@@ -349,7 +350,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                         continue;
                     }
 
-                    return await IsReplayAsync(table, partition, idempotencyRow, cancellationToken)
+                    return await IsReplayAsync(table, partition, idempotencyRow, intent?.Timestamp, cancellationToken)
                         ? new BeginResult(BeginStatus.Replay)
                         : new BeginResult(BeginStatus.LoopDetected);
                 }
@@ -403,10 +404,41 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
     private static Task ConflictBackoffAsync(int attempt, CancellationToken cancellationToken) =>
         Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
 
-    /// <summary>A retry of a call already reserved is replayed by the vendor, so no cap or loop refuses it.</summary>
-    private static async Task<bool> IsReplayAsync(TableClient table, string partition, string? idempotencyRow, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// A retry of a call already reserved is replayed by the vendor, so no cap or loop refuses it: its marker is in this
+    /// day's partition, or in the day before's within the vendor's window (a call at 23:59:58 retried at 00:00:01).
+    /// </summary>
+    private static async Task<bool> IsReplayAsync(TableClient table, string partition, string? idempotencyRow, DateTimeOffset? at, CancellationToken cancellationToken) =>
         idempotencyRow is not null &&
-        (await table.GetEntityIfExistsAsync<TableEntity>(partition, idempotencyRow, ["PartitionKey"], cancellationToken)).HasValue;
+        ((await table.GetEntityIfExistsAsync<TableEntity>(partition, idempotencyRow, ["PartitionKey"], cancellationToken)).HasValue ||
+         (at is DateTimeOffset now && await MarkedTheDayBeforeAsync(table, partition, idempotencyRow, now, cancellationToken)));
+
+    /// <summary>Whether the day before <paramref name="at"/> holds this marker, written less than the vendor's window before it.</summary>
+    private static async Task<bool> MarkedTheDayBeforeAsync(TableClient table, string partition, string idempotencyRow, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        string scope = partition[..partition.LastIndexOf('|')];
+        NullableResponse<TableEntity> marker = await table.GetEntityIfExistsAsync<TableEntity>(
+            CapPlanner.DayPartition(scope, at.AddDays(-1)), idempotencyRow, ["At"], cancellationToken);
+        return marker.HasValue && marker.Value!.GetDateTimeOffset("At") is DateTimeOffset marked && marked <= at && at - marked < Reservation.IdempotencyWindow;
+    }
+
+    public async Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken)
+    {
+        if (row.Replay)
+        {
+            return true;
+        }
+
+        if (string.IsNullOrEmpty(row.IdempotencyKey))
+        {
+            return false;
+        }
+
+        // The row reserved as a first call (its own day held no marker); the vendor still answers it from a first call
+        // made on the day before within its window, so it moved nothing.
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        return await MarkedTheDayBeforeAsync(table, row.PartitionKey, Reservation.IdempotencyRowFor(row.KeyId, row.IdempotencyKey), row.Timestamp, cancellationToken);
+    }
 
     private async Task AdjustAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
     {

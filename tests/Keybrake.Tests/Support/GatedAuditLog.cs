@@ -26,6 +26,8 @@ public sealed class GatedAuditLog(IAuditLog inner) : IAuditLog
         CancellationToken cancellationToken) =>
         inner.TransitionAsync(tenant, id, counters, decide, cancellationToken);
 
+    public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => inner.ReplaysEarlierCallAsync(row, cancellationToken);
+
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken) => inner.RecordDenialAsync(denial, cancellationToken);
 
     public async Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
