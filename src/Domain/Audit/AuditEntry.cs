@@ -70,6 +70,15 @@ public sealed record AuditEntry
     /// </summary>
     public bool Replay { get; init; }
 
+    /// <summary>
+    /// The counters this row's reservation moves (its key's daily cap and the budgets that covered its label when it
+    /// was reserved), recorded once when the intent is written: settlement and release move exactly these.
+    /// </summary>
+    public IReadOnlyList<CounterRef> Counters { get; init; } = [];
+
+    /// <summary>What each of <see cref="Counters"/> holds for this row now: the reservation, then the settled gross cost.</summary>
+    public long HeldMicros { get; init; }
+
     /// <summary>The audit partition: one per tenant and UTC day.</summary>
     public string PartitionKey => PartitionFor(Tenant, Timestamp);
 
@@ -98,8 +107,9 @@ public interface IAuditLog
     Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Replaces the intent with the outcome and moves every counter from the reserved amount to
-    /// <paramref name="heldMicros"/> (the gross cost that stays counted).
+    /// Replaces the intent with the outcome while the row is still in doubt (a late answer after an operator or the
+    /// reconciler resolved it moves nothing), and moves the counters the row recorded to <paramref name="heldMicros"/>
+    /// (the gross cost that stays counted). Conditional on the row's ETag, like <see cref="TransitionAsync"/>.
     /// </summary>
     Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken);
 
@@ -107,14 +117,12 @@ public interface IAuditLog
     /// Moves one row from the state its caller saw to <paramref name="decide"/>'s outcome, exactly once: the row is
     /// read with its ETag, <paramref name="decide"/> sees that fresh row and returns null when it is no longer in the
     /// state the caller acts on (already resolved or settled); otherwise the row is replaced at that ETag in the same
-    /// entity-group transaction as the <paramref name="counters"/> sharing its partition, which move from the row's
-    /// reservation (its <see cref="AuditEntry.CostMicros"/>, 0 if negative) to the returned held amount. Counters in
-    /// other partitions follow once the row is written. A lost race re-reads the row and asks
+    /// entity-group transaction as the counters it recorded (<see cref="AuditEntry.Counters"/>) that share its
+    /// partition, which move from what they hold for the row (<see cref="AuditEntry.HeldMicros"/>) to the returned
+    /// held amount. Counters in other partitions follow once the row is written. A lost race re-reads the row and asks
     /// <paramref name="decide"/> again. Returns the row written, or null when nothing was written.
     /// </summary>
-    Task<AuditEntry?> TransitionAsync(
-        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
-        CancellationToken cancellationToken);
+    Task<AuditEntry?> TransitionAsync(string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, CancellationToken cancellationToken);
 
     /// <summary>
     /// Whether <paramref name="row"/> is an idempotent replay: marked one, or a retry whose first call (same key and

@@ -6,7 +6,16 @@ namespace Keybrake.Domain.Caps;
 /// (tenant and day) and can be written in the same entity-group transaction as the audit intent.
 /// A budget's counters carry the budget, so crossing one of its alert thresholds can be told without a read.
 /// </summary>
-public sealed record CapCounter(string Partition, string Row, long LimitMicros, string Description, Budget? Budget = null, bool Monthly = false);
+public sealed record CapCounter(string Partition, string Row, long LimitMicros, string Description, Budget? Budget = null, bool Monthly = false)
+{
+    public CounterRef Ref => new(Partition, Row);
+}
+
+/// <summary>
+/// Where a counter lives: what an audit row records of each counter its reservation moved, so settlement and release
+/// adjust exactly those, whatever budgets exist by then.
+/// </summary>
+public sealed record CounterRef(string Partition, string Row);
 
 /// <summary>The loop breaker's window for one key, method, path and body.</summary>
 public sealed record LoopGuard(string Partition, string Row, int MaxCalls, TimeSpan Window);

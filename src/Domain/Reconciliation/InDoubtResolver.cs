@@ -1,7 +1,5 @@
 using Keybrake.Domain.Audit;
-using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
-using Keybrake.Domain.Keys;
 using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
 using Keybrake.Domain.Proxy;
@@ -12,7 +10,7 @@ namespace Keybrake.Domain.Reconciliation;
 /// Resolves a call left <c>in_doubt</c> once an operator has checked with the vendor: "not charged"
 /// releases its reservation, "charged" settles it at the given (or estimated) cost.
 /// </summary>
-public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, RollupService rollups)
+public sealed class InDoubtResolver(IAuditLog audit, RollupService rollups)
 {
     public async Task<AuditEntry> ResolveAsync(
         OperatorPrincipal caller, string tenant, string auditId, bool charged, decimal? costUsd, CancellationToken cancellationToken)
@@ -56,12 +54,9 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             throw KeybrakeException.Invalid("charged", "must be false for an idempotent replay: the vendor answered it from the first call with the same Idempotency-Key, which carries the charge.");
         }
 
-        VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
-        IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
-
         // Decided on the row as storage holds it at the ETag written against: a double-click, or the reconciler
         // resolving it meanwhile, finds it no longer in doubt and is refused, so the counters move once.
-        AuditEntry resolved = await audit.TransitionAsync(tenant, auditId, counters, current =>
+        AuditEntry resolved = await audit.TransitionAsync(tenant, auditId, current =>
         {
             if (current.Outcome != AuditOutcome.InDoubt)
             {

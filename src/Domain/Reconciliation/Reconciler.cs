@@ -1,5 +1,4 @@
 using Keybrake.Domain.Audit;
-using Keybrake.Domain.Caps;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Proxy;
 
@@ -29,7 +28,7 @@ public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoub
 /// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
 /// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
 /// </summary>
-public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, IVendorLookup vendors, RollupService rollups, TimeProvider time)
+public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, IVendorLookup vendors, RollupService rollups, TimeProvider time)
 {
     /// <summary>How many UTC days back to look (Twilio prices can take up to 24 h).</summary>
     public int LookbackDays { get; init; } = 2;
@@ -89,9 +88,9 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
                         {
                             // Flagging keeps the reservation; written only on a row still in doubt, so a stale snapshot
                             // never brings a resolved row back.
-                            AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, [], current =>
+                            AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, current =>
                                 current.Outcome == AuditOutcome.InDoubt && current.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true
-                                    ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, Math.Max(0, current.CostMicros))
+                                    ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, current.HeldMicros)
                                     : null, cancellationToken);
                             if (marked is not null)
                             {
@@ -148,18 +147,16 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
     private async Task<bool> SettleAsync(
         AuditEntry row, long costMicros, Func<AuditEntry, bool> due, Func<AuditEntry, AuditEntry> shape, CancellationToken cancellationToken)
     {
-        VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
-        IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
-
-        // The counters hold the estimate; settling moves them to the real cost in the same transaction as the row.
-        AuditEntry? settled = await audit.TransitionAsync(row.Tenant, row.Id, counters, current => due(current)
+        // The counters hold what the row recorded (its reservation); settling moves them to the real cost in the same
+        // transaction as the row.
+        AuditEntry? settled = await audit.TransitionAsync(row.Tenant, row.Id, current => due(current)
             ? (shape(current) with
             {
                 CostMicros = costMicros,
                 CostSource = CostSource.Settled,
 
-                // The counters held the reservation (the row's estimate); a real cost above it passed the bound.
-                OvershootMicros = costMicros > Math.Max(0, current.CostMicros) ? costMicros - Math.Max(0, current.CostMicros) : current.OvershootMicros,
+                // A real cost above what the counters held passed the bound.
+                OvershootMicros = costMicros > current.HeldMicros ? costMicros - current.HeldMicros : current.OvershootMicros,
             }, Math.Max(0, costMicros))
             : null, cancellationToken);
         if (settled is null)

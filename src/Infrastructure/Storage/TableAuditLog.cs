@@ -22,6 +22,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
     private readonly ConcurrentDictionary<(string, string), (string Times, ETag ETag)> _loops = new();
 
+    // Each intent as this instance wrote it, with its ETag, until the call's outcome: the outcome is then written at that
+    // ETag without reading the row first. Only a shortcut: a missing entry costs one read, a stale one a 412 and a read.
+    private readonly ConcurrentDictionary<(string, string), (AuditEntry Row, ETag ETag)> _intents = new();
+    private const int MaxRememberedIntents = 100_000;
+
     // One writer per partition per instance: calls on the same counters queue here instead of racing each
     // other to 412s. Instances still race each other, and the ETags keep that correct.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _partitionGates = new(StringComparer.Ordinal);
@@ -31,6 +36,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         List<CapCounter> counters = reservation.AmountMicros > 0 ? [.. reservation.Counters] : [];
         string primary = intent.PartitionKey;
+
+        // The row records which counters it moves and by how much, so its settlement or release moves exactly those.
+        intent = intent with { Counters = [.. reservation.Counters.Select(c => c.Ref)], HeldMicros = counters.Count == 0 ? 0 : reservation.AmountMicros };
 
         // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each
         // atomically on its own; they are given back if a later partition refuses.
@@ -70,7 +78,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         if (primaryResult.Status == BeginStatus.Replay)
         {
             // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
-            await table.AddEntityAsync(AuditEntities.ToEntity(intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true }), cancellationToken);
+            AuditEntry replay = intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true, Counters = [], HeldMicros = 0 };
+            Response added = await table.AddEntityAsync(AuditEntities.ToEntity(replay), cancellationToken);
+            RememberIntent(replay, added.Headers.ETag);
         }
 
         return primaryResult;
@@ -78,34 +88,32 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     public async Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken)
     {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        // Whatever was reserved (nothing, for a call whose bound was 0), the counters end at the real cost:
-        // a call that reserved less than it cost still counts in full.
-        long delta = heldMicros - Math.Max(0, reservation.AmountMicros);
-        string primary = outcome.PartitionKey;
-        List<CapCounter> moved = delta == 0 ? [] : [.. reservation.Counters];
-
-        foreach (IGrouping<string, CapCounter> group in moved.Where(c => c.Partition != primary).GroupBy(c => c.Partition))
-        {
-            await AdjustAsync(table, group.Key, [.. group], delta, extra: [], cancellationToken);
-        }
-
-        var extra = new List<TableTransactionAction>
-        {
-            new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), ETag.All),
-        };
-        if (releaseIdempotencyKey && reservation.IdempotencyRow is not null)
+        // Usually the first write since the intent: at the intent's ETag, no read. Applied only while the row is still in
+        // doubt: once an operator or the reconciler resolved it, a late answer moves nothing (the counters follow the row).
+        _intents.TryRemove((outcome.PartitionKey, outcome.Id), out (AuditEntry Row, ETag ETag) known);
+        List<TableTransactionAction> extra = [];
+        if (releaseIdempotencyKey && reservation.IdempotencyRow is not null && !outcome.Replay)
         {
             // The vendor refused outright and will not replay: a retry with this key is a new attempt.
-            extra.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(primary, reservation.IdempotencyRow), ETag.All));
+            extra.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(outcome.PartitionKey, reservation.IdempotencyRow), ETag.All));
         }
 
-        await AdjustAsync(table, primary, [.. moved.Where(c => c.Partition == primary)], delta, extra, cancellationToken);
+        await MoveAsync(outcome.Tenant, outcome.Id, current => current.Outcome == AuditOutcome.InDoubt ? (outcome, heldMicros) : null,
+            known.Row is null ? null : known, extra, cancellationToken);
     }
 
-    public async Task<AuditEntry?> TransitionAsync(
-        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
-        CancellationToken cancellationToken)
+    public Task<AuditEntry?> TransitionAsync(string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, CancellationToken cancellationToken) =>
+        MoveAsync(tenant, id, decide, known: null, extra: [], cancellationToken);
+
+    /// <summary>
+    /// One ETag-conditional move of an audit row and of the counters it recorded: <paramref name="decide"/> sees the row as
+    /// stored (or as this instance last wrote it, <paramref name="known"/>, when it has not changed since) and returns the
+    /// outcome and what its counters hold for it now; the row's partition counters move by the difference in the same
+    /// transaction, so they move exactly once whoever races.
+    /// </summary>
+    private async Task<AuditEntry?> MoveAsync(
+        string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, (AuditEntry Row, ETag ETag)? known,
+        List<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         if (AuditEntry.TimeOfId(id) is not DateTimeOffset at || id.StartsWith('~'))
         {
@@ -114,8 +122,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         string partition = AuditEntry.PartitionFor(tenant, at);
-        List<CapCounter> local = [.. counters.Where(c => c.Partition == partition)];
-        (AuditEntry Outcome, long Delta)? written = null;
+        (AuditEntry Row, AuditEntry Outcome, long Delta)? written = null;
 
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -123,29 +130,40 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         {
             for (int attempt = 0; attempt < MaxAttempts && written is null; attempt++)
             {
-                NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, id, cancellationToken: cancellationToken);
-                if (!entity.HasValue)
+                AuditEntry current;
+                ETag rowETag;
+                if (known is (AuditEntry knownRow, ETag knownETag))
+                {
+                    (current, rowETag) = (knownRow, knownETag);
+                }
+                else
+                {
+                    NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, id, cancellationToken: cancellationToken);
+                    if (!entity.HasValue)
+                    {
+                        return null;
+                    }
+
+                    (current, rowETag) = (AuditEntities.FromEntity(entity.Value!), entity.Value!.ETag);
+                }
+
+                if (decide(current) is not (AuditEntry decided, long held))
                 {
                     return null;
                 }
 
-                AuditEntry current = AuditEntities.FromEntity(entity.Value!);
-                if (decide(current) is not (AuditEntry outcome, long held))
-                {
-                    return null;
-                }
-
+                // What the row recorded decides which counters move and from what, not what the caller planned.
+                AuditEntry outcome = decided with { Counters = current.Counters, HeldMicros = held };
                 if (outcome.PartitionKey != partition || outcome.Id != id)
                 {
                     throw new InvalidOperationException("A transition rewrites its own row, in its own partition.");
                 }
 
-                // The reservation is what the row read at this ETag says it holds, not what the caller saw earlier.
-                long delta = held - Math.Max(0, current.CostMicros);
+                long delta = held - current.HeldMicros;
                 var states = new List<(string Row, long Used, ETag ETag)>();
                 if (delta != 0)
                 {
-                    foreach (CapCounter counter in local)
+                    foreach (CounterRef counter in current.Counters.Where(c => c.Partition == partition))
                     {
                         (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
                         states.Add((counter.Row, used, etag));
@@ -154,20 +172,27 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
                 List<TableTransactionAction> actions =
                 [
-                    new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), entity.Value!.ETag),
+                    new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), rowETag),
+                    .. extra,
                     .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag)),
                 ];
                 try
                 {
                     Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                     Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                    written = (outcome, delta);
+                    written = (current, outcome, delta);
                 }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 412)
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 412 or 404)
                 {
                     // Someone else moved the row first (another resolve, the reconciler, the proxy's own outcome): read it again.
+                    known = null;
                 }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index < actions.Count && e.Status is 409 or 412)
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index <= extra.Count && e.Status == 404)
+                {
+                    // The idempotency marker is gone already; move the row without it.
+                    extra.RemoveAt(index - 1);
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > extra.Count && index < actions.Count && e.Status is 409 or 412)
                 {
                     _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
                     await ConflictBackoffAsync(attempt, cancellationToken);
@@ -179,18 +204,18 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             gate.Release();
         }
 
-        if (written is not (AuditEntry done, long moved))
+        if (written is not (AuditEntry before, AuditEntry done, long moved))
         {
             throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
         }
 
         // Counters in other partitions (monthly, cross-tenant) follow the row, which is the record that the transition
         // happened: a failure here leaves them holding the reservation (over-counted, never applied twice).
-        foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != partition).GroupBy(c => c.Partition))
+        if (moved != 0)
         {
-            if (moved != 0)
+            foreach (IGrouping<string, CounterRef> group in before.Counters.Where(c => c.Partition != partition).GroupBy(c => c.Partition))
             {
-                await AdjustAsync(table, group.Key, [.. group], moved, extra: [], cancellationToken);
+                await AdjustAsync(table, group.Key, [.. group.Select(c => c.Row)], moved, cancellationToken);
             }
         }
 
@@ -369,6 +394,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             {
                 Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                 Remember(actions, response.Value, states.Select(s => (s.Counter.Row, s.Used + amount)), loop is null ? null : (loop.Row, loopTimes!));
+                if (intent is not null)
+                {
+                    RememberIntent(intent, response.Value[0].Headers.ETag);
+                }
+
                 return new BeginResult(BeginStatus.Reserved) { Reserved = [.. states.Select(s => (s.Counter, s.Used + amount))] };
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count)
@@ -440,62 +470,39 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         return await MarkedTheDayBeforeAsync(table, row.PartitionKey, Reservation.IdempotencyRowFor(row.KeyId, row.IdempotencyKey), row.Timestamp, cancellationToken);
     }
 
-    private async Task AdjustAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
+    /// <summary>Moves counters of one partition by <paramref name="delta"/>, conditional on their ETags.</summary>
+    private async Task AdjustAsync(TableClient table, string partition, IReadOnlyList<string> rows, long delta, CancellationToken cancellationToken)
     {
-        if (counters.Count == 0 && extra.Count == 0)
-        {
-            return;
-        }
-
-        if (counters.Count == 0)
-        {
-            // Only unconditional writes (the outcome replaces the call's own row, the idempotency marker is deleted):
-            // no ETag to race for, so nothing to gain from queueing behind this partition's reservations.
-            await SubmitAdjustmentAsync(table, partition, counters, delta, extra, cancellationToken);
-            return;
-        }
-
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await SubmitAdjustmentAsync(table, partition, counters, delta, extra, cancellationToken);
+            for (int attempt = 0; attempt < MaxAttempts; attempt++)
+            {
+                var states = new List<(string Row, long Used, ETag ETag)>();
+                foreach (string row in rows)
+                {
+                    (long used, ETag etag, bool _) = await CounterAsync(table, partition, row, attempt > 0, cancellationToken);
+                    states.Add((row, used, etag));
+                }
+
+                List<TableTransactionAction> actions = [.. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
+                try
+                {
+                    Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+                    Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
+                    return;
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && e.Status is 409 or 412)
+                {
+                    _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
+                    await ConflictBackoffAsync(attempt, cancellationToken);
+                }
+            }
         }
         finally
         {
             gate.Release();
-        }
-    }
-
-    private async Task SubmitAdjustmentAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
-    {
-        for (int attempt = 0; attempt < MaxAttempts; attempt++)
-        {
-            var states = new List<(string Row, long Used, ETag ETag)>();
-            foreach (CapCounter counter in counters)
-            {
-                (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
-                states.Add((counter.Row, used, etag));
-            }
-
-            List<TableTransactionAction> actions = [.. extra, .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
-            try
-            {
-                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
-                Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                return;
-            }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && index >= extra.Count && e.Status is 409 or 412)
-            {
-                _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
-                await ConflictBackoffAsync(attempt, cancellationToken);
-            }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < extra.Count &&
-                                                            extra[index].ActionType == TableTransactionActionType.Delete && e.Status == 404)
-            {
-                // The marker is gone already; settle without it.
-                extra.RemoveAt(index);
-            }
         }
 
         throw new TimeoutException($"Could not settle counters after {MaxAttempts} attempts under contention.");
@@ -505,7 +512,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
     {
         foreach (IGrouping<string, CapCounter> group in groups)
         {
-            await AdjustAsync(table, group.Key, [.. group], -amount, extra: [], CancellationToken.None);
+            await AdjustAsync(table, group.Key, [.. group.Select(c => c.Row)], -amount, CancellationToken.None);
         }
     }
 
@@ -549,6 +556,23 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, etag);
 
     private static TableEntity CounterEntity(string partition, string row, long used) => new(partition, row) { ["UsedMicros"] = used };
+
+    private void RememberIntent(AuditEntry row, ETag? etag)
+    {
+        if (etag is not ETag known)
+        {
+            return;
+        }
+
+        if (_intents.Count >= MaxRememberedIntents)
+        {
+            // Calls that never reached their outcome (the process failed them between intent and forward) must not
+            // accumulate: dropping the shortcut costs each pending call one read.
+            _intents.Clear();
+        }
+
+        _intents[(row.PartitionKey, row.Id)] = (row, known);
+    }
 
     private void Remember(
         List<TableTransactionAction> actions, IReadOnlyList<Response> responses, IEnumerable<(string Row, long Used)> counters, (string Row, string Times)? loop)

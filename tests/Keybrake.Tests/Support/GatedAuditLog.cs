@@ -21,10 +21,8 @@ public sealed class GatedAuditLog(IAuditLog inner) : IAuditLog
     public Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken) =>
         inner.CompleteAsync(outcome, reservation, heldMicros, releaseIdempotencyKey, cancellationToken);
 
-    public Task<AuditEntry?> TransitionAsync(
-        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
-        CancellationToken cancellationToken) =>
-        inner.TransitionAsync(tenant, id, counters, decide, cancellationToken);
+    public Task<AuditEntry?> TransitionAsync(string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, CancellationToken cancellationToken) =>
+        inner.TransitionAsync(tenant, id, decide, cancellationToken);
 
     public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => inner.ReplaysEarlierCallAsync(row, cancellationToken);
 
