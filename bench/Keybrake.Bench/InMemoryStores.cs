@@ -158,6 +158,9 @@ internal sealed class MemoryAuditLog : IAuditLog
 
     public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
 
+    public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
+        throw MemoryKeyStore.NotInBench();
+
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {
         Partition p = PartitionOf(denial.PartitionKey);

@@ -130,6 +130,14 @@ public interface IAuditLog
     /// </summary>
     Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Finishes what an instance left half-done on counters outside a row's partition (monthly and cross-tenant budgets):
+    /// a settlement or release whose row moved is applied to them, a reservation whose intent was never written is given
+    /// back; each exactly once. Only journal entries written before <paramref name="writtenBefore"/> are touched.
+    /// Returns how many were finished.
+    /// </summary>
+    Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken);
+
     /// <summary>A call refused before anything was reserved or forwarded.</summary>
     Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);
 

@@ -20,7 +20,7 @@ public interface IVendorLookup
     Task<CostEstimate> BoundAsync(string tenant, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken);
 }
 
-public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0);
+public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0, int JournalsFinished = 0);
 
 /// <summary>
 /// Timer work (every few minutes): settles estimated costs to what the vendor finally charged (Twilio's
@@ -39,11 +39,14 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, IVendorLook
     public async Task<ReconcileReport> RunAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0;
+        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0, journals = 0;
         foreach (string tenant in await keys.TenantsAsync(cancellationToken))
         {
             for (int back = 0; back < LookbackDays; back++)
             {
+                // First what an instance left half-done on monthly and cross-tenant counters, older than the grace (its
+                // writer may still be at work): then every row below starts from counters that agree with it.
+                journals += await audit.FinishJournalsAsync(tenant, now.AddDays(-back), now - InDoubtGrace, cancellationToken);
                 foreach (AuditEntry row in await audit.UnsettledAsync(tenant, now.AddDays(-back), cancellationToken))
                 {
                     if (row.Outcome == AuditOutcome.InDoubt)
@@ -125,7 +128,7 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, IVendorLook
             }
         }
 
-        return new ReconcileReport(settled, estimated, flagged, failed, resolved);
+        return new ReconcileReport(settled, estimated, flagged, failed, resolved, journals);
     }
 
     private async Task<long?> TryInDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken)

@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
+using Keybrake.Domain.Common;
 
 namespace Keybrake.Infrastructure.Storage;
 
@@ -40,16 +42,27 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         // The row records which counters it moves and by how much, so its settlement or release moves exactly those.
         intent = intent with { Counters = [.. reservation.Counters.Select(c => c.Ref)], HeldMicros = counters.Count == 0 ? 0 : reservation.AmountMicros };
 
-        // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each
-        // atomically on its own; they are given back if a later partition refuses.
+        // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each atomically
+        // on its own. A journal entry in the intent's partition, written before and removed in the intent's own
+        // transaction, says they were: if this instance stops in between, the reconciler finds the entry and gives
+        // them back; markers beside the counters make each reservation and each give-back happen once.
+        List<CapCounter> elsewhere = [.. counters.Where(c => c.Partition != primary)];
+        (string Row, ETag ETag)? journal = null;
+        if (elsewhere.Count > 0)
+        {
+            TableEntity entry = JournalEntity(primary, JournalRow(intent.Id, "r"), JournalReserve, reservation.AmountMicros, elsewhere.Select(c => c.Ref), intent.Timestamp);
+            journal = (entry.RowKey, (await table.AddEntityAsync(entry, cancellationToken)).Headers.ETag ?? ETag.All);
+        }
+
         var reservedElsewhere = new List<IGrouping<string, CapCounter>>();
         var reservedValues = new List<(CapCounter Counter, long Used)>();
-        foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != primary).GroupBy(c => c.Partition).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (IGrouping<string, CapCounter> group in elsewhere.GroupBy(c => c.Partition).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            BeginResult result = await ReservePartitionAsync(table, group.Key, [.. group], reservation.AmountMicros, null, null, null, cancellationToken);
+            TableTransactionAction marker = new(TableTransactionActionType.Add, MarkerEntity(group.Key, primary, journal!.Value.Row, intent.Timestamp));
+            BeginResult result = await ReservePartitionAsync(table, group.Key, [.. group], reservation.AmountMicros, null, null, null, [marker], cancellationToken);
             if (result.Status != BeginStatus.Reserved)
             {
-                await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+                await GiveBackAsync(table, primary, journal.Value, reservedElsewhere, reservation.AmountMicros);
                 return result;
             }
 
@@ -57,15 +70,24 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             reservedValues.AddRange(result.Reserved);
         }
 
+        await StepAsync(StepReservedElsewhere);
         BeginResult primaryResult;
         try
         {
+            List<TableTransactionAction> closeJournal = journal is (string journalRow, ETag journalETag)
+                ? [new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(primary, journalRow), journalETag)]
+                : [];
             primaryResult = await ReservePartitionAsync(
-                table, primary, [.. counters.Where(c => c.Partition == primary)], reservation.AmountMicros, intent, reservation.IdempotencyRow, reservation.Loop, cancellationToken);
+                table, primary, [.. counters.Where(c => c.Partition == primary)], reservation.AmountMicros, intent, reservation.IdempotencyRow, reservation.Loop,
+                closeJournal, cancellationToken);
         }
         catch
         {
-            await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+            if (journal is not null)
+            {
+                await GiveBackAsync(table, primary, journal.Value, reservedElsewhere, reservation.AmountMicros);
+            }
+
             throw;
         }
 
@@ -74,7 +96,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             return primaryResult with { Reserved = [.. reservedValues, .. primaryResult.Reserved] };
         }
 
-        await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+        if (journal is not null)
+        {
+            await GiveBackAsync(table, primary, journal.Value, reservedElsewhere, reservation.AmountMicros);
+        }
+
         if (primaryResult.Status == BeginStatus.Replay)
         {
             // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
@@ -122,7 +148,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         string partition = AuditEntry.PartitionFor(tenant, at);
-        (AuditEntry Row, AuditEntry Outcome, long Delta)? written = null;
+        (AuditEntry Outcome, TableEntity? Journal)? written = null;
 
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -170,17 +196,23 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                     }
                 }
 
+                // Counters elsewhere move after this transaction, through a journal entry written in it: whoever stops
+                // half-way, the reconciler finishes the move, and markers beside those counters make it happen once.
+                List<CounterRef> elsewhere = delta == 0 ? [] : [.. current.Counters.Where(c => c.Partition != partition)];
+                TableEntity? journal = elsewhere.Count == 0 ? null
+                    : JournalEntity(partition, JournalRow(id, RandomTokens.Base32(8)), JournalMove, delta, elsewhere, outcome.Timestamp);
                 List<TableTransactionAction> actions =
                 [
                     new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), rowETag),
                     .. extra,
                     .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag)),
+                    .. journal is null ? [] : new[] { new TableTransactionAction(TableTransactionActionType.Add, journal) },
                 ];
                 try
                 {
                     Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                     Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                    written = (current, outcome, delta);
+                    written = (outcome, journal);
                 }
                 catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 412 or 404)
                 {
@@ -192,7 +224,8 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                     // The idempotency marker is gone already; move the row without it.
                     extra.RemoveAt(index - 1);
                 }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > extra.Count && index < actions.Count && e.Status is 409 or 412)
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > extra.Count && index < actions.Count &&
+                                                                actions[index].Entity.RowKey.StartsWith(CounterPrefix, StringComparison.Ordinal) && e.Status is 409 or 412)
                 {
                     _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
                     await ConflictBackoffAsync(attempt, cancellationToken);
@@ -204,19 +237,12 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             gate.Release();
         }
 
-        if (written is not (AuditEntry before, AuditEntry done, long moved))
-        {
-            throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
-        }
+        (AuditEntry done, TableEntity? moveJournal) = written ?? throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
 
-        // Counters in other partitions (monthly, cross-tenant) follow the row, which is the record that the transition
-        // happened: a failure here leaves them holding the reservation (over-counted, never applied twice).
-        if (moved != 0)
+        if (moveJournal is not null)
         {
-            foreach (IGrouping<string, CounterRef> group in before.Counters.Where(c => c.Partition != partition).GroupBy(c => c.Partition))
-            {
-                await AdjustAsync(table, group.Key, [.. group.Select(c => c.Row)], moved, cancellationToken);
-            }
+            await StepAsync(StepMoved);
+            await FinishMoveAsync(table, moveJournal, cancellationToken);
         }
 
         return done;
@@ -302,13 +328,13 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     private async Task<BeginResult> ReservePartitionAsync(
         TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
-        CancellationToken cancellationToken)
+        IReadOnlyList<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            return await ReserveLockedAsync(table, partition, counters, amount, intent, idempotencyRow, loop, cancellationToken);
+            return await ReserveLockedAsync(table, partition, counters, amount, intent, idempotencyRow, loop, extra, cancellationToken);
         }
         finally
         {
@@ -318,7 +344,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     private async Task<BeginResult> ReserveLockedAsync(
         TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
-        CancellationToken cancellationToken)
+        IReadOnlyList<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         bool verify = false;
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
@@ -359,6 +385,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                     new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId, ["AuditId"] = intent?.Id, ["At"] = intent?.Timestamp }));
             }
 
+            actions.AddRange(extra);
             string? loopTimes = null;
             if (loop is not null)
             {
@@ -470,8 +497,12 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         return await MarkedTheDayBeforeAsync(table, row.PartitionKey, Reservation.IdempotencyRowFor(row.KeyId, row.IdempotencyKey), row.Timestamp, cancellationToken);
     }
 
-    /// <summary>Moves counters of one partition by <paramref name="delta"/>, conditional on their ETags.</summary>
-    private async Task AdjustAsync(TableClient table, string partition, IReadOnlyList<string> rows, long delta, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves counters of one partition by <paramref name="delta"/> in one transaction with <paramref name="marker"/>, the
+    /// step's marker beside them (added to apply a step, deleted to give one back), so the step happens at most once:
+    /// false when the marker says it already did (or, for a give-back, never did). Counters are ETag-conditional.
+    /// </summary>
+    private async Task<bool> MoveOnceAsync(TableClient table, string partition, IReadOnlyList<string> rows, long delta, TableTransactionAction marker, CancellationToken cancellationToken)
     {
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -486,14 +517,18 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                     states.Add((row, used, etag));
                 }
 
-                List<TableTransactionAction> actions = [.. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
+                List<TableTransactionAction> actions = [marker, .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
                 try
                 {
                     Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                     Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                    return;
+                    return true;
                 }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && e.Status is 409 or 412)
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 409 or 404)
+                {
+                    return false;
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index < actions.Count && e.Status is 409 or 412)
                 {
                     _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
                     await ConflictBackoffAsync(attempt, cancellationToken);
@@ -505,15 +540,124 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             gate.Release();
         }
 
-        throw new TimeoutException($"Could not settle counters after {MaxAttempts} attempts under contention.");
+        throw new TimeoutException($"Could not move counters after {MaxAttempts} attempts under contention.");
     }
 
-    private async Task ReleaseAsync(TableClient table, List<IGrouping<string, CapCounter>> groups, long amount)
+    // The journal: entries in a row's own partition for moves of counters in other partitions; markers beside those counters.
+    private const string CounterPrefix = "~cap|";
+    private const string JournalPrefix = "~journal|";
+    private const string JournalReserve = "reserve";
+    private const string JournalMove = "move";
+
+    /// <summary>Test hook: awaited between the steps of a move across partitions, so a test can stop an instance there.</summary>
+    public Func<string, Task>? StepHook { get; set; }
+
+    public const string StepReservedElsewhere = "reserved-elsewhere";
+    public const string StepMoved = "moved";
+
+    private Task StepAsync(string step) => StepHook?.Invoke(step) ?? Task.CompletedTask;
+
+    private static string JournalRow(string auditId, string step) => JournalPrefix + auditId + "|" + step;
+
+    private static TableEntity JournalEntity(string partition, string row, string kind, long delta, IEnumerable<CounterRef> counters, DateTimeOffset at) => new(partition, row)
+    {
+        ["Kind"] = kind,
+        ["Delta"] = delta,
+        ["Counters"] = JsonSerializer.Serialize(counters.Select(c => new[] { c.Partition, c.Row })),
+        ["At"] = at,
+    };
+
+    /// <summary>The marker of one journal entry's step in a counter's partition; it stays, so a late retry of the step is a no-op.</summary>
+    private static TableEntity MarkerEntity(string counterPartition, string journalPartition, string journalRow, DateTimeOffset at) =>
+        new(counterPartition, "~applied|" + journalPartition + "|" + journalRow[JournalPrefix.Length..]) { ["At"] = at };
+
+    private static List<CounterRef> JournalCounters(TableEntity journal) =>
+        [.. JsonSerializer.Deserialize<string[][]>(journal.GetString("Counters") ?? "[]")!.Select(c => new CounterRef(c[0], c[1]))];
+
+    /// <summary>Applies a move's journal entry to each partition it names (once each), then closes it.</summary>
+    private async Task FinishMoveAsync(TableClient table, TableEntity journal, CancellationToken cancellationToken)
+    {
+        long delta = journal.GetInt64("Delta") ?? 0;
+        DateTimeOffset at = journal.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue;
+        foreach (IGrouping<string, CounterRef> group in JournalCounters(journal).GroupBy(c => c.Partition))
+        {
+            TableTransactionAction marker = new(TableTransactionActionType.Add, MarkerEntity(group.Key, journal.PartitionKey, journal.RowKey, at));
+            await MoveOnceAsync(table, group.Key, [.. group.Select(c => c.Row)], delta, marker, cancellationToken);
+        }
+
+        await DeleteIfExistsAsync(table, journal.PartitionKey, journal.RowKey, ETag.All, cancellationToken);
+    }
+
+    /// <summary>
+    /// Gives back a reservation made elsewhere for an intent that was never written (refused, failed, or abandoned),
+    /// once per partition whatever the number of callers, then closes its journal entry (at the ETag given: a claim
+    /// by the reconciler makes the proxy's close fail, so an intent can never be written after its give-back).
+    /// </summary>
+    private async Task GiveBackAsync(TableClient table, string primary, (string Row, ETag ETag) journal, IEnumerable<IGrouping<string, CapCounter>> groups, long amount)
     {
         foreach (IGrouping<string, CapCounter> group in groups)
         {
-            await AdjustAsync(table, group.Key, [.. group.Select(c => c.Row)], -amount, CancellationToken.None);
+            TableTransactionAction marker = new(TableTransactionActionType.Delete, MarkerEntity(group.Key, primary, journal.Row, default), ETag.All);
+            await MoveOnceAsync(table, group.Key, [.. group.Select(c => c.Row)], -amount, marker, CancellationToken.None);
         }
+
+        await DeleteIfExistsAsync(table, primary, journal.Row, journal.ETag, CancellationToken.None);
+    }
+
+    private static async Task DeleteIfExistsAsync(TableClient table, string partition, string row, ETag etag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await table.DeleteEntityAsync(partition, row, etag, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            // Closed already, or claimed by another finisher, which closes it.
+        }
+    }
+
+    public async Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        string partition = AuditEntry.PartitionFor(tenant, day);
+        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {JournalPrefix} and RowKey lt {TableFilters.UpperBound(JournalPrefix)}");
+        int finished = 0;
+        await foreach (TableEntity journal in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            if (journal.GetDateTimeOffset("At") is not DateTimeOffset at || at >= writtenBefore)
+            {
+                // Young: its writer is most likely still at work.
+                continue;
+            }
+
+            if (journal.GetString("Kind") == JournalMove)
+            {
+                // The row moved; its counters elsewhere follow, once each, whoever else is finishing the same entry.
+                await FinishMoveAsync(table, journal, cancellationToken);
+                finished++;
+                continue;
+            }
+
+            // A reservation whose intent was never written (writing it closes this entry in the same transaction). Claim
+            // the entry first, at its ETag: the proxy, if it is only slow, then fails to write the intent and gives back too.
+            Response claimed;
+            try
+            {
+                claimed = await table.UpdateEntityAsync(new TableEntity(partition, journal.RowKey) { ["Abandoned"] = true }, journal.ETag, TableUpdateMode.Merge, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status is 404 or 412)
+            {
+                continue;
+            }
+
+            long amount = journal.GetInt64("Delta") ?? 0;
+            IEnumerable<IGrouping<string, CapCounter>> groups = JournalCounters(journal)
+                .Select(c => new CapCounter(c.Partition, c.Row, 0, string.Empty)).GroupBy(c => c.Partition);
+            await GiveBackAsync(table, partition, (journal.RowKey, claimed.Headers.ETag ?? ETag.All), groups, amount);
+            finished++;
+        }
+
+        return finished;
     }
 
     private async Task<(long Used, ETag ETag, bool Cached)> CounterAsync(TableClient table, string partition, string row, bool fresh, CancellationToken cancellationToken)
