@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
@@ -320,6 +319,20 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         return row.HasValue ? AuditEntities.FromEntity(row.Value!) : null;
     }
 
+    public async Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        var counters = new List<(CounterRef, long)>();
+        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {CounterPrefix} and RowKey lt {TableFilters.UpperBound(CounterPrefix)}"),
+                           select: ["RowKey", "UsedMicros"], cancellationToken: cancellationToken))
+        {
+            counters.Add((new CounterRef(partition, entity.RowKey), entity.GetInt64("UsedMicros") ?? 0));
+        }
+
+        return counters;
+    }
+
     public async Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
@@ -389,11 +402,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             string? loopTimes = null;
             if (loop is not null)
             {
-                (string times, ETag loopETag, bool loopCached) = await LoopAsync(table, loop, fresh, cancellationToken);
-                long now = (intent?.Timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
-                List<long> recent = [.. times.Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(t => long.Parse(t, CultureInfo.InvariantCulture)).Where(t => t > now - (long)loop.Window.TotalMilliseconds)];
-                if (recent.Count >= loop.MaxCalls)
+                (string window, ETag loopETag, bool loopCached) = await LoopAsync(table, loop, fresh, cancellationToken);
+                (bool tripped, string counted) = LoopWindow.Add(window, intent?.Timestamp ?? DateTimeOffset.UtcNow, loop.Window, loop.MaxCalls);
+                if (tripped)
                 {
                     if (loopCached)
                     {
@@ -407,9 +418,8 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                         : new BeginResult(BeginStatus.LoopDetected);
                 }
 
-                recent.Add(now);
-                loopTimes = string.Join(',', recent.Select(t => t.ToString(CultureInfo.InvariantCulture)));
-                actions.Add(Write(new TableEntity(partition, loop.Row) { ["Times"] = loopTimes }, loopETag));
+                loopTimes = counted;
+                actions.Add(Write(new TableEntity(partition, loop.Row) { [LoopColumn] = loopTimes }, loopETag));
             }
 
             foreach ((CapCounter counter, long used, ETag etag, bool _) in states)
@@ -687,9 +697,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             return _loops.TryGetValue((loop.Partition, loop.Row), out (string Times, ETag ETag) cached) ? (cached.Times, cached.ETag, true) : (string.Empty, default, true);
         }
 
-        NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(loop.Partition, loop.Row, ["Times"], cancellationToken);
-        (string times, ETag etag) = entity.HasValue ? (entity.Value!.GetString("Times") ?? string.Empty, entity.Value.ETag) : (string.Empty, default);
-        _loops[(loop.Partition, loop.Row)] = (times, etag);
+        NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(loop.Partition, loop.Row, [LoopColumn], cancellationToken);
+        (string times, ETag etag) = entity.HasValue ? (entity.Value!.GetString(LoopColumn) ?? string.Empty, entity.Value.ETag) : (string.Empty, default);
+        RememberLoop(loop.Partition, loop.Row, times, etag);
         return (times, etag, false);
     }
 
@@ -700,6 +710,22 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, etag);
 
     private static TableEntity CounterEntity(string partition, string row, long used) => new(partition, row) { ["UsedMicros"] = used };
+
+    // The loop window's column: counts per time bucket (the former one-entry-per-call "Times" grew with loop_max_calls).
+    private const string LoopColumn = "Buckets";
+    private const int MaxRememberedLoops = 100_000;
+
+    private void RememberLoop(string partition, string row, string window, ETag etag)
+    {
+        if (_loops.Count >= MaxRememberedLoops)
+        {
+            // One entry per key, call shape and day: without a bound a long-lived instance keeps every day's. Dropping
+            // them costs each window one read.
+            _loops.Clear();
+        }
+
+        _loops[(partition, row)] = (window, etag);
+    }
 
     private void RememberIntent(AuditEntry row, ETag? etag)
     {
@@ -747,7 +773,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         {
             if (etags.TryGetValue(loopRow, out ETag etag))
             {
-                _loops[(partition, loopRow)] = (times, etag);
+                RememberLoop(partition, loopRow, times, etag);
             }
             else
             {
