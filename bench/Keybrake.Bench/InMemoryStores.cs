@@ -161,6 +161,9 @@ internal sealed class MemoryAuditLog : IAuditLog
     public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
         throw MemoryKeyStore.NotInBench();
 
+    public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
+        throw MemoryKeyStore.NotInBench();
+
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {
         Partition p = PartitionOf(denial.PartitionKey);

@@ -147,6 +147,9 @@ public interface IAuditLog
     /// <summary>One audit row, or null.</summary>
     Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken);
 
+    /// <summary>Every spend counter stored in one partition (a tenant's or the cross-tenant day), with what it holds.</summary>
+    Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken);
+
     /// <summary>What a counter holds now (reserved and settled spend).</summary>
     Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken);
 }

@@ -114,6 +114,16 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
             new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
+        IReadOnlyList<Rollup> rollups = Compute(tenant, date, rows);
+
+        // Written even when empty: the completion marker tells the spend query the day needs no audit read.
+        // A newer run claimed the day meanwhile: its snapshot stands, this one wrote nothing more.
+        return await store.ReplaceAsync(claim, rollups, cancellationToken) ? rollups.Count : 0;
+    }
+
+    /// <summary>A tenant-day's rollups from its audit rows: what a run writes, and what the consistency check expects.</summary>
+    public static IReadOnlyList<Rollup> Compute(string tenant, DateOnly date, IReadOnlyList<AuditEntry> rows)
+    {
         var rollups = new List<Rollup>();
         foreach (string level in Levels)
         {
@@ -128,9 +138,7 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
                     g.Count(r => r.Outcome == AuditOutcome.Denied))));
         }
 
-        // Written even when empty: the completion marker tells the spend query the day needs no audit read.
-        // A newer run claimed the day meanwhile: its snapshot stands, this one wrote nothing more.
-        return await store.ReplaceAsync(claim, rollups, cancellationToken) ? rollups.Count : 0;
+        return rollups;
     }
 
     public async Task<IReadOnlyList<Rollup>> ListAsync(OperatorPrincipal caller, DateOnly date, CancellationToken cancellationToken)

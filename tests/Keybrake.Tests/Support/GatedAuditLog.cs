@@ -35,6 +35,9 @@ public sealed class GatedAuditLog(IAuditLog inner) : IAuditLog
     public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
         inner.FinishJournalsAsync(tenant, day, writtenBefore, cancellationToken);
 
+    public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
+        inner.CountersAsync(partition, cancellationToken);
+
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken) => inner.RecordDenialAsync(denial, cancellationToken);
 
     public async Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
