@@ -153,9 +153,16 @@ internal sealed class MemoryAuditLog : IAuditLog
     }
 
     /// <summary>The reconciler and operator resolution are off the hot path the benchmark measures.</summary>
-    public Task<AuditEntry?> TransitionAsync(
-        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
-        CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+    public Task<AuditEntry?> TransitionAsync(string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, CancellationToken cancellationToken) =>
+        throw MemoryKeyStore.NotInBench();
+
+    public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+
+    public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
+        throw MemoryKeyStore.NotInBench();
+
+    public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
+        throw MemoryKeyStore.NotInBench();
 
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {

@@ -14,13 +14,23 @@ public sealed record Rollup(string Tenant, DateOnly Date, string Level, string K
 /// </summary>
 public sealed record RollupDay(IReadOnlyList<Rollup> Rows, int EntitiesRead);
 
+/// <summary>A run's claim on rewriting one tenant-day's rollups: its version, and the store's fence on it.</summary>
+public sealed record RollupWrite(string Tenant, DateOnly Date, long Version, string Fence);
+
 public interface IRollupStore
 {
     /// <summary>
-    /// Replaces the tenant-day's rollups with these (re-runs give the same rows) and marks the day complete
-    /// last, so a reader never takes a half-written day for a whole one.
+    /// Claims the next version of a tenant-day's rollups, before its audit rows are read: the day is incomplete from
+    /// now until the newest claim's snapshot is written whole.
     /// </summary>
-    Task ReplaceAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
+    Task<RollupWrite> ClaimAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Replaces the tenant-day's rollups with these (re-runs give the same rows) and marks the day complete last, so a
+    /// reader never takes a half-written day for a whole one. Every write is conditional on <paramref name="claim"/>
+    /// still being the newest: false (and nothing more written) once a newer run claimed the day.
+    /// </summary>
+    Task<bool> ReplaceAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Rollup>> ListAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
 
@@ -98,9 +108,22 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
             throw new KeybrakeException(ErrorKind.Conflict, "day_not_over", $"{date:yyyy-MM-dd} is not over yet (UTC): it can be rolled up from 00:00 UTC the day after.");
         }
 
+        // Claimed before the rows are read: a run that reads later (after a settlement) claims later, so the newest
+        // claim's snapshot includes every change made before it, and older runs cannot overwrite it.
+        RollupWrite claim = await store.ClaimAsync(tenant, date, cancellationToken);
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
             new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
+        IReadOnlyList<Rollup> rollups = Compute(tenant, date, rows);
+
+        // Written even when empty: the completion marker tells the spend query the day needs no audit read.
+        // A newer run claimed the day meanwhile: its snapshot stands, this one wrote nothing more.
+        return await store.ReplaceAsync(claim, rollups, cancellationToken) ? rollups.Count : 0;
+    }
+
+    /// <summary>A tenant-day's rollups from its audit rows: what a run writes, and what the consistency check expects.</summary>
+    public static IReadOnlyList<Rollup> Compute(string tenant, DateOnly date, IReadOnlyList<AuditEntry> rows)
+    {
         var rollups = new List<Rollup>();
         foreach (string level in Levels)
         {
@@ -115,9 +138,7 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
                     g.Count(r => r.Outcome == AuditOutcome.Denied))));
         }
 
-        // Written even when empty: the completion marker tells the spend query the day needs no audit read.
-        await store.ReplaceAsync(tenant, date, rollups, cancellationToken);
-        return rollups.Count;
+        return rollups;
     }
 
     public async Task<IReadOnlyList<Rollup>> ListAsync(OperatorPrincipal caller, DateOnly date, CancellationToken cancellationToken)

@@ -1,7 +1,5 @@
 using Keybrake.Domain.Audit;
-using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
-using Keybrake.Domain.Keys;
 using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
 using Keybrake.Domain.Proxy;
@@ -12,7 +10,7 @@ namespace Keybrake.Domain.Reconciliation;
 /// Resolves a call left <c>in_doubt</c> once an operator has checked with the vendor: "not charged"
 /// releases its reservation, "charged" settles it at the given (or estimated) cost.
 /// </summary>
-public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, RollupService rollups)
+public sealed class InDoubtResolver(IAuditLog audit, RollupService rollups)
 {
     public async Task<AuditEntry> ResolveAsync(
         OperatorPrincipal caller, string tenant, string auditId, bool charged, decimal? costUsd, CancellationToken cancellationToken)
@@ -29,7 +27,7 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             throw new KeybrakeException(ErrorKind.Conflict, "not_in_doubt", $"Audit entry '{auditId}' is {row.Outcome}, not in_doubt.");
         }
 
-        // A refund costs minus what it gave back (DESIGN §5) and reserved nothing: its resolution takes the refunded
+        // A refund costs minus what it gave back (docs/design.md §4) and reserved nothing: its resolution takes the refunded
         // amount as a negative cost_usd, and refuses a positive one (a charge) or none (the proxy never knew the amount).
         bool refund = IsRefund(row);
         long? costMicros = null;
@@ -49,12 +47,16 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             throw KeybrakeException.Invalid("cost_usd", "only goes with \"charged\": true.");
         }
 
-        VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
-        IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
+        // A replay moved nothing: the vendor answered it from the first call, which carries the charge (and is resolved on its own).
+        bool replay = await audit.ReplaysEarlierCallAsync(row, cancellationToken);
+        if (replay && charged)
+        {
+            throw KeybrakeException.Invalid("charged", "must be false for an idempotent replay: the vendor answered it from the first call with the same Idempotency-Key, which carries the charge.");
+        }
 
         // Decided on the row as storage holds it at the ETag written against: a double-click, or the reconciler
         // resolving it meanwhile, finds it no longer in doubt and is refused, so the counters move once.
-        AuditEntry resolved = await audit.TransitionAsync(tenant, auditId, counters, current =>
+        AuditEntry resolved = await audit.TransitionAsync(tenant, auditId, current =>
         {
             if (current.Outcome != AuditOutcome.InDoubt)
             {
@@ -65,9 +67,10 @@ public sealed class InDoubtResolver(IAuditLog audit, IVaultKeyStore keys, CapPla
             return (current with
             {
                 Outcome = charged ? AuditOutcome.Forwarded : AuditOutcome.Error,
-                Reason = charged ? "resolved: charged" : "resolved: not charged",
+                Reason = charged ? "resolved: charged" : replay ? "resolved: idempotent replay, charged on the first call" : "resolved: not charged",
                 CostMicros = cost,
                 CostSource = CostSource.Settled,
+                Replay = replay,
             }, Math.Max(0, cost)); // refunds never free cap: caps count gross spend
         }, cancellationToken) ?? throw new KeybrakeException(ErrorKind.Conflict, "not_in_doubt", $"Audit entry '{auditId}' is no longer in_doubt.");
         await rollups.RefreshClosedDayAsync(tenant, row.Timestamp, cancellationToken);

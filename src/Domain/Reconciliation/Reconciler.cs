@@ -1,5 +1,4 @@
 using Keybrake.Domain.Audit;
-using Keybrake.Domain.Caps;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Proxy;
 
@@ -21,7 +20,7 @@ public interface IVendorLookup
     Task<CostEstimate> BoundAsync(string tenant, ProxyCall call, CostEstimate estimate, CancellationToken cancellationToken);
 }
 
-public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0);
+public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoubtFlagged, int Failed, int InDoubtResolved = 0, int JournalsFinished = 0);
 
 /// <summary>
 /// Timer work (every few minutes): settles estimated costs to what the vendor finally charged (Twilio's
@@ -29,7 +28,7 @@ public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoub
 /// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
 /// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
 /// </summary>
-public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner caps, IVendorLookup vendors, RollupService rollups, TimeProvider time)
+public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, IVendorLookup vendors, RollupService rollups, TimeProvider time)
 {
     /// <summary>How many UTC days back to look (Twilio prices can take up to 24 h).</summary>
     public int LookbackDays { get; init; } = 2;
@@ -40,17 +39,37 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
     public async Task<ReconcileReport> RunAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0;
+        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0, journals = 0;
         foreach (string tenant in await keys.TenantsAsync(cancellationToken))
         {
             for (int back = 0; back < LookbackDays; back++)
             {
+                // First what an instance left half-done on monthly and cross-tenant counters, older than the grace (its
+                // writer may still be at work): then every row below starts from counters that agree with it.
+                journals += await audit.FinishJournalsAsync(tenant, now.AddDays(-back), now - InDoubtGrace, cancellationToken);
                 foreach (AuditEntry row in await audit.UnsettledAsync(tenant, now.AddDays(-back), cancellationToken))
                 {
                     if (row.Outcome == AuditOutcome.InDoubt)
                     {
                         if (now - row.Timestamp < InDoubtGrace)
                         {
+                            continue;
+                        }
+
+                        if (await audit.ReplaysEarlierCallAsync(row, cancellationToken))
+                        {
+                            // The vendor answers a replay from the first call, which carries the charge; a search by the shared
+                            // Idempotency-Key tag would find that call's object and count it twice. Released at zero.
+                            if (await SettleAsync(row, 0, current => current.Outcome == AuditOutcome.InDoubt, current => current with
+                                {
+                                    Outcome = AuditOutcome.Error,
+                                    Reason = "resolved by reconciler: idempotent replay, charged on the first call",
+                                    Replay = true,
+                                }, cancellationToken))
+                            {
+                                resolved++;
+                            }
+
                             continue;
                         }
 
@@ -72,9 +91,9 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
                         {
                             // Flagging keeps the reservation; written only on a row still in doubt, so a stale snapshot
                             // never brings a resolved row back.
-                            AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, [], current =>
+                            AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, current =>
                                 current.Outcome == AuditOutcome.InDoubt && current.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true
-                                    ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, Math.Max(0, current.CostMicros))
+                                    ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, current.HeldMicros)
                                     : null, cancellationToken);
                             if (marked is not null)
                             {
@@ -109,7 +128,7 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
             }
         }
 
-        return new ReconcileReport(settled, estimated, flagged, failed, resolved);
+        return new ReconcileReport(settled, estimated, flagged, failed, resolved, journals);
     }
 
     private async Task<long?> TryInDoubtCostAsync(AuditEntry row, CancellationToken cancellationToken)
@@ -131,18 +150,16 @@ public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, CapPlanner 
     private async Task<bool> SettleAsync(
         AuditEntry row, long costMicros, Func<AuditEntry, bool> due, Func<AuditEntry, AuditEntry> shape, CancellationToken cancellationToken)
     {
-        VaultKey? key = await keys.GetAsync(row.KeyId, cancellationToken);
-        IReadOnlyList<CapCounter> counters = key is null ? [] : await caps.CountersAsync(key, row.Timestamp, cancellationToken);
-
-        // The counters hold the estimate; settling moves them to the real cost in the same transaction as the row.
-        AuditEntry? settled = await audit.TransitionAsync(row.Tenant, row.Id, counters, current => due(current)
+        // The counters hold what the row recorded (its reservation); settling moves them to the real cost in the same
+        // transaction as the row.
+        AuditEntry? settled = await audit.TransitionAsync(row.Tenant, row.Id, current => due(current)
             ? (shape(current) with
             {
                 CostMicros = costMicros,
                 CostSource = CostSource.Settled,
 
-                // The counters held the reservation (the row's estimate); a real cost above it passed the bound.
-                OvershootMicros = costMicros > Math.Max(0, current.CostMicros) ? costMicros - Math.Max(0, current.CostMicros) : current.OvershootMicros,
+                // A real cost above what the counters held passed the bound.
+                OvershootMicros = costMicros > current.HeldMicros ? costMicros - current.HeldMicros : current.OvershootMicros,
             }, Math.Max(0, costMicros))
             : null, cancellationToken);
         if (settled is null)

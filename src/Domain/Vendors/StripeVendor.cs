@@ -278,6 +278,8 @@ public sealed class StripeVendor(Currencies currencies) : VendorDefinition
 
     public override string? AccountHeader => "Stripe-Account";
 
+    public override string? ReplayedHeader => "Idempotent-Replayed";
+
     public override IReadOnlyList<string> RefusedAccountHeaders { get; } = ["Stripe-Context"];
 
     public override string? ListItemsProperty => "data";

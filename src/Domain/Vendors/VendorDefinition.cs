@@ -53,6 +53,12 @@ public abstract class VendorDefinition
     /// <summary>Response headers that carry the vendor's request id, for the audit row.</summary>
     public virtual string RequestIdHeader => "Request-Id";
 
+    /// <summary>
+    /// A response header whose value <c>true</c> says the vendor answered from an earlier call with the same
+    /// Idempotency-Key (it moved nothing this time), or null when the vendor sends no such signal.
+    /// </summary>
+    public virtual string? ReplayedHeader => null;
+
     /// <summary>The vault key from the agent's Authorization header, where the vendor's SDK puts its secret.</summary>
     public abstract string? ReadVaultKey(string? authorization);
 

@@ -58,6 +58,7 @@ public static class ProxyServiceCollectionExtensions
         services.TryAddSingleton<ObjectOwnershipGuard>();
         services.TryAddSingleton<Reconciler>();
         services.TryAddSingleton<InDoubtResolver>();
+        services.TryAddSingleton<ConsistencyCheck>();
 
         foreach (string vendor in new[] { "stripe", "twilio", "resend" })
         {

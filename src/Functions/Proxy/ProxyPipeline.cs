@@ -68,7 +68,7 @@ public sealed partial class ProxyPipeline(
             Dictionary<string, string> secretValues = await ReadSecretsAsync(authorized, cancellationToken);
             estimate = await BoundAsync(authorized, call, estimate, cancellationToken);
 
-            // Step 5: on a shared vendor account, every object the call names is the tenant's (DESIGN §4, §7).
+            // Step 5: on a shared vendor account, every object the call names is the tenant's (docs/design.md §3 step 5, §9).
             if (vendor.RefusedAccountHeaders.FirstOrDefault(h => request.Headers.ContainsKey(h)) is string accountSwitch)
             {
                 throw new ProxyDeniedException(403, "vendor_account_not_allowed",
@@ -137,7 +137,7 @@ public sealed partial class ProxyPipeline(
                     authorized.Key, call.Operation);
             case BeginStatus.Replay:
                 reservation = Reservation.None;
-                intent = intent with { Reason = "idempotent_replay", CostMicros = 0 };
+                intent = intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true };
                 break;
             default:
                 await AlertOnThresholdsAsync(begun, reservation.AmountMicros, now, cancellationToken);
@@ -212,10 +212,13 @@ public sealed partial class ProxyPipeline(
         {
             long upstreamMs = ElapsedMs(upstreamStarted);
             (CallCost cost, string outcome, string? reason) = Price(vendor, call, estimate, status, buffer.AsSpan(0, bufferedWhole ? buffered : 0));
-            if (reservation == Reservation.None && intent.Reason == "idempotent_replay")
+            // A retry the vendor answered from its first call moves nothing, whether the proxy knew it as one (its own
+            // marker) or only the vendor did (its replay header: a retry after the marker's day, or after a refusal).
+            bool replay = intent.Replay || (vendor.ReplayedHeader is string replayedHeader && response.Headers.TryGetValues(replayedHeader, out IEnumerable<string>? replayed) &&
+                                            replayed.Any(v => string.Equals(v, "true", StringComparison.OrdinalIgnoreCase)));
+            if (replay)
             {
-                // The vendor replayed an answer already counted: this call moves nothing.
-                cost = cost with { CostMicros = 0 };
+                cost = cost with { CostMicros = 0, FeeMicros = null };
                 reason = "idempotent_replay";
             }
 
@@ -233,9 +236,10 @@ public sealed partial class ProxyPipeline(
                 VendorRequestId = response.Headers.TryGetValues(vendor.RequestIdHeader, out IEnumerable<string>? ids) ? ids.FirstOrDefault() : null,
                 UpstreamMs = upstreamMs,
                 LatencyMs = ElapsedMs(started),
+                Replay = replay,
             };
-            long held = outcome == AuditOutcome.InDoubt ? reservation.AmountMicros : Math.Max(0, cost.CostMicros);
-            if (held > reservation.AmountMicros && reason != "idempotent_replay")
+            long held = replay ? 0 : outcome == AuditOutcome.InDoubt ? reservation.AmountMicros : Math.Max(0, cost.CostMicros);
+            if (held > reservation.AmountMicros)
             {
                 // The vendor moved more than was reserved: it counts in full, and the row says by how much it passed the bound.
                 completed = completed with { OvershootMicros = held - reservation.AmountMicros };
@@ -328,7 +332,7 @@ public sealed partial class ProxyPipeline(
             Status = status,
             Outcome = outcome,
             Reason = clientGone ? "client_aborted" : code,
-            CostMicros = outcome == AuditOutcome.InDoubt ? estimate.CostMicros : 0,
+            CostMicros = outcome == AuditOutcome.InDoubt && !intent.Replay ? estimate.CostMicros : 0,
             CostSource = CostSource.Estimated,
             LatencyMs = ElapsedMs(started),
         };
@@ -505,9 +509,7 @@ public sealed partial class ProxyPipeline(
     private async Task<Reservation> PlanReservationAsync(AuthorizedCall authorized, ProxyCall call, CostEstimate estimate, DateTimeOffset now, CancellationToken cancellationToken)
     {
         string partition = AuditEntry.PartitionFor(authorized.Key.Tenant, now);
-        string? idempotencyRow = string.IsNullOrEmpty(call.IdempotencyKey)
-            ? null
-            : "~idem|" + authorized.Key.Id + "|" + RandomTokens.Sha256Hex(call.IdempotencyKey)[..40];
+        string? idempotencyRow = string.IsNullOrEmpty(call.IdempotencyKey) ? null : Reservation.IdempotencyRowFor(authorized.Key.Id, call.IdempotencyKey);
         ProxyOptions options = proxyOptions.Value;
         LoopGuard? loop = call.IsRead
             ? null

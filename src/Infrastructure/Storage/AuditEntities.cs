@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Azure.Data.Tables;
+using Keybrake.Domain.Caps;
 using Keybrake.Domain.Audit;
 
 namespace Keybrake.Infrastructure.Storage;
@@ -30,6 +32,9 @@ public static class AuditEntities
         ["IdempotencyKey"] = e.IdempotencyKey,
         ["LatencyMs"] = e.LatencyMs,
         ["UpstreamMs"] = e.UpstreamMs,
+        ["Replay"] = e.Replay ? true : null,
+        ["Counters"] = e.Counters.Count == 0 ? null : JsonSerializer.Serialize(e.Counters.Select(c => new[] { c.Partition, c.Row })),
+        ["HeldMicros"] = e.HeldMicros,
     };
 
     public static AuditEntry FromEntity(TableEntity e) => new()
@@ -57,5 +62,10 @@ public static class AuditEntities
         IdempotencyKey = e.GetString("IdempotencyKey"),
         LatencyMs = e.GetInt64("LatencyMs"),
         UpstreamMs = e.GetInt64("UpstreamMs"),
+        Replay = e.GetBoolean("Replay") ?? false,
+        Counters = e.GetString("Counters") is string counters
+            ? [.. JsonSerializer.Deserialize<string[][]>(counters)!.Select(c => new CounterRef(c[0], c[1]))]
+            : [],
+        HeldMicros = e.GetInt64("HeldMicros") ?? 0,
     };
 }

@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
-using System.Globalization;
+using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
+using Keybrake.Domain.Common;
 
 namespace Keybrake.Infrastructure.Storage;
 
@@ -22,6 +23,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
     private readonly ConcurrentDictionary<(string, string), (string Times, ETag ETag)> _loops = new();
 
+    // Each intent as this instance wrote it, with its ETag, until the call's outcome: the outcome is then written at that
+    // ETag without reading the row first. Only a shortcut: a missing entry costs one read, a stale one a 412 and a read.
+    private readonly ConcurrentDictionary<(string, string), (AuditEntry Row, ETag ETag)> _intents = new();
+    private const int MaxRememberedIntents = 100_000;
+
     // One writer per partition per instance: calls on the same counters queue here instead of racing each
     // other to 412s. Instances still race each other, and the ETags keep that correct.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _partitionGates = new(StringComparer.Ordinal);
@@ -32,16 +38,30 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         List<CapCounter> counters = reservation.AmountMicros > 0 ? [.. reservation.Counters] : [];
         string primary = intent.PartitionKey;
 
-        // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each
-        // atomically on its own; they are given back if a later partition refuses.
+        // The row records which counters it moves and by how much, so its settlement or release moves exactly those.
+        intent = intent with { Counters = [.. reservation.Counters.Select(c => c.Ref)], HeldMicros = counters.Count == 0 ? 0 : reservation.AmountMicros };
+
+        // Counters outside the intent's partition (monthly and cross-tenant budgets) are reserved first, each atomically
+        // on its own. A journal entry in the intent's partition, written before and removed in the intent's own
+        // transaction, says they were: if this instance stops in between, the reconciler finds the entry and gives
+        // them back; markers beside the counters make each reservation and each give-back happen once.
+        List<CapCounter> elsewhere = [.. counters.Where(c => c.Partition != primary)];
+        (string Row, ETag ETag)? journal = null;
+        if (elsewhere.Count > 0)
+        {
+            TableEntity entry = JournalEntity(primary, JournalRow(intent.Id, "r"), JournalReserve, reservation.AmountMicros, elsewhere.Select(c => c.Ref), intent.Timestamp);
+            journal = (entry.RowKey, (await table.AddEntityAsync(entry, cancellationToken)).Headers.ETag ?? ETag.All);
+        }
+
         var reservedElsewhere = new List<IGrouping<string, CapCounter>>();
         var reservedValues = new List<(CapCounter Counter, long Used)>();
-        foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != primary).GroupBy(c => c.Partition).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (IGrouping<string, CapCounter> group in elsewhere.GroupBy(c => c.Partition).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            BeginResult result = await ReservePartitionAsync(table, group.Key, [.. group], reservation.AmountMicros, null, null, null, cancellationToken);
+            TableTransactionAction marker = new(TableTransactionActionType.Add, MarkerEntity(group.Key, primary, journal!.Value.Row, intent.Timestamp));
+            BeginResult result = await ReservePartitionAsync(table, group.Key, [.. group], reservation.AmountMicros, null, null, null, [marker], cancellationToken);
             if (result.Status != BeginStatus.Reserved)
             {
-                await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+                await GiveBackAsync(table, primary, journal.Value, reservedElsewhere, reservation.AmountMicros);
                 return result;
             }
 
@@ -49,15 +69,24 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             reservedValues.AddRange(result.Reserved);
         }
 
+        await StepAsync(StepReservedElsewhere);
         BeginResult primaryResult;
         try
         {
+            List<TableTransactionAction> closeJournal = journal is (string journalRow, ETag journalETag)
+                ? [new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(primary, journalRow), journalETag)]
+                : [];
             primaryResult = await ReservePartitionAsync(
-                table, primary, [.. counters.Where(c => c.Partition == primary)], reservation.AmountMicros, intent, reservation.IdempotencyRow, reservation.Loop, cancellationToken);
+                table, primary, [.. counters.Where(c => c.Partition == primary)], reservation.AmountMicros, intent, reservation.IdempotencyRow, reservation.Loop,
+                closeJournal, cancellationToken);
         }
         catch
         {
-            await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+            if (journal is not null)
+            {
+                await GiveBackAsync(table, primary, journal.Value, reservedElsewhere, reservation.AmountMicros);
+            }
+
             throw;
         }
 
@@ -66,11 +95,17 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             return primaryResult with { Reserved = [.. reservedValues, .. primaryResult.Reserved] };
         }
 
-        await ReleaseAsync(table, reservedElsewhere, reservation.AmountMicros);
+        if (journal is not null)
+        {
+            await GiveBackAsync(table, primary, journal.Value, reservedElsewhere, reservation.AmountMicros);
+        }
+
         if (primaryResult.Status == BeginStatus.Replay)
         {
             // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
-            await table.AddEntityAsync(AuditEntities.ToEntity(intent with { Reason = "idempotent_replay", CostMicros = 0 }), cancellationToken);
+            AuditEntry replay = intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true, Counters = [], HeldMicros = 0 };
+            Response added = await table.AddEntityAsync(AuditEntities.ToEntity(replay), cancellationToken);
+            RememberIntent(replay, added.Headers.ETag);
         }
 
         return primaryResult;
@@ -78,34 +113,32 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     public async Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken)
     {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        // Whatever was reserved (nothing, for a call whose bound was 0), the counters end at the real cost:
-        // a call that reserved less than it cost still counts in full.
-        long delta = heldMicros - Math.Max(0, reservation.AmountMicros);
-        string primary = outcome.PartitionKey;
-        List<CapCounter> moved = delta == 0 ? [] : [.. reservation.Counters];
-
-        foreach (IGrouping<string, CapCounter> group in moved.Where(c => c.Partition != primary).GroupBy(c => c.Partition))
-        {
-            await AdjustAsync(table, group.Key, [.. group], delta, extra: [], cancellationToken);
-        }
-
-        var extra = new List<TableTransactionAction>
-        {
-            new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), ETag.All),
-        };
-        if (releaseIdempotencyKey && reservation.IdempotencyRow is not null)
+        // Usually the first write since the intent: at the intent's ETag, no read. Applied only while the row is still in
+        // doubt: once an operator or the reconciler resolved it, a late answer moves nothing (the counters follow the row).
+        _intents.TryRemove((outcome.PartitionKey, outcome.Id), out (AuditEntry Row, ETag ETag) known);
+        List<TableTransactionAction> extra = [];
+        if (releaseIdempotencyKey && reservation.IdempotencyRow is not null && !outcome.Replay)
         {
             // The vendor refused outright and will not replay: a retry with this key is a new attempt.
-            extra.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(primary, reservation.IdempotencyRow), ETag.All));
+            extra.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(outcome.PartitionKey, reservation.IdempotencyRow), ETag.All));
         }
 
-        await AdjustAsync(table, primary, [.. moved.Where(c => c.Partition == primary)], delta, extra, cancellationToken);
+        await MoveAsync(outcome.Tenant, outcome.Id, current => current.Outcome == AuditOutcome.InDoubt ? (outcome, heldMicros) : null,
+            known.Row is null ? null : known, extra, cancellationToken);
     }
 
-    public async Task<AuditEntry?> TransitionAsync(
-        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
-        CancellationToken cancellationToken)
+    public Task<AuditEntry?> TransitionAsync(string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, CancellationToken cancellationToken) =>
+        MoveAsync(tenant, id, decide, known: null, extra: [], cancellationToken);
+
+    /// <summary>
+    /// One ETag-conditional move of an audit row and of the counters it recorded: <paramref name="decide"/> sees the row as
+    /// stored (or as this instance last wrote it, <paramref name="known"/>, when it has not changed since) and returns the
+    /// outcome and what its counters hold for it now; the row's partition counters move by the difference in the same
+    /// transaction, so they move exactly once whoever races.
+    /// </summary>
+    private async Task<AuditEntry?> MoveAsync(
+        string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, (AuditEntry Row, ETag ETag)? known,
+        List<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         if (AuditEntry.TimeOfId(id) is not DateTimeOffset at || id.StartsWith('~'))
         {
@@ -114,8 +147,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         string partition = AuditEntry.PartitionFor(tenant, at);
-        List<CapCounter> local = [.. counters.Where(c => c.Partition == partition)];
-        (AuditEntry Outcome, long Delta)? written = null;
+        (AuditEntry Outcome, TableEntity? Journal)? written = null;
 
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
@@ -123,51 +155,76 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         {
             for (int attempt = 0; attempt < MaxAttempts && written is null; attempt++)
             {
-                NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, id, cancellationToken: cancellationToken);
-                if (!entity.HasValue)
+                AuditEntry current;
+                ETag rowETag;
+                if (known is (AuditEntry knownRow, ETag knownETag))
+                {
+                    (current, rowETag) = (knownRow, knownETag);
+                }
+                else
+                {
+                    NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, id, cancellationToken: cancellationToken);
+                    if (!entity.HasValue)
+                    {
+                        return null;
+                    }
+
+                    (current, rowETag) = (AuditEntities.FromEntity(entity.Value!), entity.Value!.ETag);
+                }
+
+                if (decide(current) is not (AuditEntry decided, long held))
                 {
                     return null;
                 }
 
-                AuditEntry current = AuditEntities.FromEntity(entity.Value!);
-                if (decide(current) is not (AuditEntry outcome, long held))
-                {
-                    return null;
-                }
-
+                // What the row recorded decides which counters move and from what, not what the caller planned.
+                AuditEntry outcome = decided with { Counters = current.Counters, HeldMicros = held };
                 if (outcome.PartitionKey != partition || outcome.Id != id)
                 {
                     throw new InvalidOperationException("A transition rewrites its own row, in its own partition.");
                 }
 
-                // The reservation is what the row read at this ETag says it holds, not what the caller saw earlier.
-                long delta = held - Math.Max(0, current.CostMicros);
+                long delta = held - current.HeldMicros;
                 var states = new List<(string Row, long Used, ETag ETag)>();
                 if (delta != 0)
                 {
-                    foreach (CapCounter counter in local)
+                    foreach (CounterRef counter in current.Counters.Where(c => c.Partition == partition))
                     {
                         (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
                         states.Add((counter.Row, used, etag));
                     }
                 }
 
+                // Counters elsewhere move after this transaction, through a journal entry written in it: whoever stops
+                // half-way, the reconciler finishes the move, and markers beside those counters make it happen once.
+                List<CounterRef> elsewhere = delta == 0 ? [] : [.. current.Counters.Where(c => c.Partition != partition)];
+                TableEntity? journal = elsewhere.Count == 0 ? null
+                    : JournalEntity(partition, JournalRow(id, RandomTokens.Base32(8)), JournalMove, delta, elsewhere, outcome.Timestamp);
                 List<TableTransactionAction> actions =
                 [
-                    new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), entity.Value!.ETag),
+                    new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), rowETag),
+                    .. extra,
                     .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag)),
+                    .. journal is null ? [] : new[] { new TableTransactionAction(TableTransactionActionType.Add, journal) },
                 ];
                 try
                 {
                     Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                     Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                    written = (outcome, delta);
+                    written = (outcome, journal);
                 }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 412)
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 412 or 404)
                 {
                     // Someone else moved the row first (another resolve, the reconciler, the proxy's own outcome): read it again.
+                    known = null;
                 }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index < actions.Count && e.Status is 409 or 412)
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index <= extra.Count && e.Status == 404)
+                {
+                    // The idempotency marker is gone already; move the row without it.
+                    extra.RemoveAt(index - 1);
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > extra.Count && index < actions.Count &&
+                                                                actions[index].Entity.RowKey.StartsWith(CounterPrefix, StringComparison.Ordinal) && e.Status is 409 or 412)
                 {
                     _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
                     await ConflictBackoffAsync(attempt, cancellationToken);
@@ -179,19 +236,12 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             gate.Release();
         }
 
-        if (written is not (AuditEntry done, long moved))
-        {
-            throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
-        }
+        (AuditEntry done, TableEntity? moveJournal) = written ?? throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
 
-        // Counters in other partitions (monthly, cross-tenant) follow the row, which is the record that the transition
-        // happened: a failure here leaves them holding the reservation (over-counted, never applied twice).
-        foreach (IGrouping<string, CapCounter> group in counters.Where(c => c.Partition != partition).GroupBy(c => c.Partition))
+        if (moveJournal is not null)
         {
-            if (moved != 0)
-            {
-                await AdjustAsync(table, group.Key, [.. group], moved, extra: [], cancellationToken);
-            }
+            await StepAsync(StepMoved);
+            await FinishMoveAsync(table, moveJournal, cancellationToken);
         }
 
         return done;
@@ -269,6 +319,20 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         return row.HasValue ? AuditEntities.FromEntity(row.Value!) : null;
     }
 
+    public async Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        var counters = new List<(CounterRef, long)>();
+        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {CounterPrefix} and RowKey lt {TableFilters.UpperBound(CounterPrefix)}"),
+                           select: ["RowKey", "UsedMicros"], cancellationToken: cancellationToken))
+        {
+            counters.Add((new CounterRef(partition, entity.RowKey), entity.GetInt64("UsedMicros") ?? 0));
+        }
+
+        return counters;
+    }
+
     public async Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
@@ -277,13 +341,13 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     private async Task<BeginResult> ReservePartitionAsync(
         TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
-        CancellationToken cancellationToken)
+        IReadOnlyList<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            return await ReserveLockedAsync(table, partition, counters, amount, intent, idempotencyRow, loop, cancellationToken);
+            return await ReserveLockedAsync(table, partition, counters, amount, intent, idempotencyRow, loop, extra, cancellationToken);
         }
         finally
         {
@@ -293,7 +357,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
     private async Task<BeginResult> ReserveLockedAsync(
         TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
-        CancellationToken cancellationToken)
+        IReadOnlyList<TableTransactionAction> extra, CancellationToken cancellationToken)
     {
         bool verify = false;
         for (int attempt = 0; attempt < MaxAttempts; attempt++)
@@ -317,7 +381,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                     continue;
                 }
 
-                return await IsReplayAsync(table, partition, idempotencyRow, cancellationToken)
+                return await IsReplayAsync(table, partition, idempotencyRow, intent?.Timestamp, cancellationToken)
                     ? new BeginResult(BeginStatus.Replay)
                     : new BeginResult(BeginStatus.CapExceeded, over.Counter, over.Used);
             }
@@ -330,17 +394,17 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
 
             if (idempotencyRow is not null)
             {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId }));
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add,
+                    new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId, ["AuditId"] = intent?.Id, ["At"] = intent?.Timestamp }));
             }
 
+            actions.AddRange(extra);
             string? loopTimes = null;
             if (loop is not null)
             {
-                (string times, ETag loopETag, bool loopCached) = await LoopAsync(table, loop, fresh, cancellationToken);
-                long now = (intent?.Timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds();
-                List<long> recent = [.. times.Split(',', StringSplitOptions.RemoveEmptyEntries)
-                    .Select(t => long.Parse(t, CultureInfo.InvariantCulture)).Where(t => t > now - (long)loop.Window.TotalMilliseconds)];
-                if (recent.Count >= loop.MaxCalls)
+                (string window, ETag loopETag, bool loopCached) = await LoopAsync(table, loop, fresh, cancellationToken);
+                (bool tripped, string counted) = LoopWindow.Add(window, intent?.Timestamp ?? DateTimeOffset.UtcNow, loop.Window, loop.MaxCalls);
+                if (tripped)
                 {
                     if (loopCached)
                     {
@@ -349,14 +413,13 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
                         continue;
                     }
 
-                    return await IsReplayAsync(table, partition, idempotencyRow, cancellationToken)
+                    return await IsReplayAsync(table, partition, idempotencyRow, intent?.Timestamp, cancellationToken)
                         ? new BeginResult(BeginStatus.Replay)
                         : new BeginResult(BeginStatus.LoopDetected);
                 }
 
-                recent.Add(now);
-                loopTimes = string.Join(',', recent.Select(t => t.ToString(CultureInfo.InvariantCulture)));
-                actions.Add(Write(new TableEntity(partition, loop.Row) { ["Times"] = loopTimes }, loopETag));
+                loopTimes = counted;
+                actions.Add(Write(new TableEntity(partition, loop.Row) { [LoopColumn] = loopTimes }, loopETag));
             }
 
             foreach ((CapCounter counter, long used, ETag etag, bool _) in states)
@@ -368,6 +431,11 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             {
                 Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
                 Remember(actions, response.Value, states.Select(s => (s.Counter.Row, s.Used + amount)), loop is null ? null : (loop.Row, loopTimes!));
+                if (intent is not null)
+                {
+                    RememberIntent(intent, response.Value[0].Headers.ETag);
+                }
+
                 return new BeginResult(BeginStatus.Reserved) { Reserved = [.. states.Select(s => (s.Counter, s.Used + amount))] };
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count)
@@ -403,78 +471,203 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
     private static Task ConflictBackoffAsync(int attempt, CancellationToken cancellationToken) =>
         Task.Delay(Random.Shared.Next(0, 1 + Math.Min(1 << Math.Min(attempt, 6), 50)), cancellationToken);
 
-    /// <summary>A retry of a call already reserved is replayed by the vendor, so no cap or loop refuses it.</summary>
-    private static async Task<bool> IsReplayAsync(TableClient table, string partition, string? idempotencyRow, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// A retry of a call already reserved is replayed by the vendor, so no cap or loop refuses it: its marker is in this
+    /// day's partition, or in the day before's within the vendor's window (a call at 23:59:58 retried at 00:00:01).
+    /// </summary>
+    private static async Task<bool> IsReplayAsync(TableClient table, string partition, string? idempotencyRow, DateTimeOffset? at, CancellationToken cancellationToken) =>
         idempotencyRow is not null &&
-        (await table.GetEntityIfExistsAsync<TableEntity>(partition, idempotencyRow, ["PartitionKey"], cancellationToken)).HasValue;
+        ((await table.GetEntityIfExistsAsync<TableEntity>(partition, idempotencyRow, ["PartitionKey"], cancellationToken)).HasValue ||
+         (at is DateTimeOffset now && await MarkedTheDayBeforeAsync(table, partition, idempotencyRow, now, cancellationToken)));
 
-    private async Task AdjustAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
+    /// <summary>Whether the day before <paramref name="at"/> holds this marker, written less than the vendor's window before it.</summary>
+    private static async Task<bool> MarkedTheDayBeforeAsync(TableClient table, string partition, string idempotencyRow, DateTimeOffset at, CancellationToken cancellationToken)
     {
-        if (counters.Count == 0 && extra.Count == 0)
+        string scope = partition[..partition.LastIndexOf('|')];
+        NullableResponse<TableEntity> marker = await table.GetEntityIfExistsAsync<TableEntity>(
+            CapPlanner.DayPartition(scope, at.AddDays(-1)), idempotencyRow, ["At"], cancellationToken);
+        return marker.HasValue && marker.Value!.GetDateTimeOffset("At") is DateTimeOffset marked && marked <= at && at - marked < Reservation.IdempotencyWindow;
+    }
+
+    public async Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken)
+    {
+        if (row.Replay)
         {
-            return;
+            return true;
         }
 
-        if (counters.Count == 0)
+        if (string.IsNullOrEmpty(row.IdempotencyKey))
         {
-            // Only unconditional writes (the outcome replaces the call's own row, the idempotency marker is deleted):
-            // no ETag to race for, so nothing to gain from queueing behind this partition's reservations.
-            await SubmitAdjustmentAsync(table, partition, counters, delta, extra, cancellationToken);
-            return;
+            return false;
         }
 
+        // The row reserved as a first call (its own day held no marker); the vendor still answers it from a first call
+        // made on the day before within its window, so it moved nothing.
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        return await MarkedTheDayBeforeAsync(table, row.PartitionKey, Reservation.IdempotencyRowFor(row.KeyId, row.IdempotencyKey), row.Timestamp, cancellationToken);
+    }
+
+    /// <summary>
+    /// Moves counters of one partition by <paramref name="delta"/> in one transaction with <paramref name="marker"/>, the
+    /// step's marker beside them (added to apply a step, deleted to give one back), so the step happens at most once:
+    /// false when the marker says it already did (or, for a give-back, never did). Counters are ETag-conditional.
+    /// </summary>
+    private async Task<bool> MoveOnceAsync(TableClient table, string partition, IReadOnlyList<string> rows, long delta, TableTransactionAction marker, CancellationToken cancellationToken)
+    {
         SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await SubmitAdjustmentAsync(table, partition, counters, delta, extra, cancellationToken);
+            for (int attempt = 0; attempt < MaxAttempts; attempt++)
+            {
+                var states = new List<(string Row, long Used, ETag ETag)>();
+                foreach (string row in rows)
+                {
+                    (long used, ETag etag, bool _) = await CounterAsync(table, partition, row, attempt > 0, cancellationToken);
+                    states.Add((row, used, etag));
+                }
+
+                List<TableTransactionAction> actions = [marker, .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
+                try
+                {
+                    Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+                    Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
+                    return true;
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 409 or 404)
+                {
+                    return false;
+                }
+                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index < actions.Count && e.Status is 409 or 412)
+                {
+                    _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
+                    await ConflictBackoffAsync(attempt, cancellationToken);
+                }
+            }
         }
         finally
         {
             gate.Release();
         }
+
+        throw new TimeoutException($"Could not move counters after {MaxAttempts} attempts under contention.");
     }
 
-    private async Task SubmitAdjustmentAsync(TableClient table, string partition, List<CapCounter> counters, long delta, List<TableTransactionAction> extra, CancellationToken cancellationToken)
-    {
-        for (int attempt = 0; attempt < MaxAttempts; attempt++)
-        {
-            var states = new List<(string Row, long Used, ETag ETag)>();
-            foreach (CapCounter counter in counters)
-            {
-                (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
-                states.Add((counter.Row, used, etag));
-            }
+    // The journal: entries in a row's own partition for moves of counters in other partitions; markers beside those counters.
+    private const string CounterPrefix = "~cap|";
+    private const string JournalPrefix = "~journal|";
+    private const string JournalReserve = "reserve";
+    private const string JournalMove = "move";
 
-            List<TableTransactionAction> actions = [.. extra, .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag))];
-            try
-            {
-                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
-                Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                return;
-            }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count && index >= extra.Count && e.Status is 409 or 412)
-            {
-                _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
-                await ConflictBackoffAsync(attempt, cancellationToken);
-            }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < extra.Count &&
-                                                            extra[index].ActionType == TableTransactionActionType.Delete && e.Status == 404)
-            {
-                // The marker is gone already; settle without it.
-                extra.RemoveAt(index);
-            }
+    /// <summary>Test hook: awaited between the steps of a move across partitions, so a test can stop an instance there.</summary>
+    public Func<string, Task>? StepHook { get; set; }
+
+    public const string StepReservedElsewhere = "reserved-elsewhere";
+    public const string StepMoved = "moved";
+
+    private Task StepAsync(string step) => StepHook?.Invoke(step) ?? Task.CompletedTask;
+
+    private static string JournalRow(string auditId, string step) => JournalPrefix + auditId + "|" + step;
+
+    private static TableEntity JournalEntity(string partition, string row, string kind, long delta, IEnumerable<CounterRef> counters, DateTimeOffset at) => new(partition, row)
+    {
+        ["Kind"] = kind,
+        ["Delta"] = delta,
+        ["Counters"] = JsonSerializer.Serialize(counters.Select(c => new[] { c.Partition, c.Row })),
+        ["At"] = at,
+    };
+
+    /// <summary>The marker of one journal entry's step in a counter's partition; it stays, so a late retry of the step is a no-op.</summary>
+    private static TableEntity MarkerEntity(string counterPartition, string journalPartition, string journalRow, DateTimeOffset at) =>
+        new(counterPartition, "~applied|" + journalPartition + "|" + journalRow[JournalPrefix.Length..]) { ["At"] = at };
+
+    private static List<CounterRef> JournalCounters(TableEntity journal) =>
+        [.. JsonSerializer.Deserialize<string[][]>(journal.GetString("Counters") ?? "[]")!.Select(c => new CounterRef(c[0], c[1]))];
+
+    /// <summary>Applies a move's journal entry to each partition it names (once each), then closes it.</summary>
+    private async Task FinishMoveAsync(TableClient table, TableEntity journal, CancellationToken cancellationToken)
+    {
+        long delta = journal.GetInt64("Delta") ?? 0;
+        DateTimeOffset at = journal.GetDateTimeOffset("At") ?? DateTimeOffset.MinValue;
+        foreach (IGrouping<string, CounterRef> group in JournalCounters(journal).GroupBy(c => c.Partition))
+        {
+            TableTransactionAction marker = new(TableTransactionActionType.Add, MarkerEntity(group.Key, journal.PartitionKey, journal.RowKey, at));
+            await MoveOnceAsync(table, group.Key, [.. group.Select(c => c.Row)], delta, marker, cancellationToken);
         }
 
-        throw new TimeoutException($"Could not settle counters after {MaxAttempts} attempts under contention.");
+        await DeleteIfExistsAsync(table, journal.PartitionKey, journal.RowKey, ETag.All, cancellationToken);
     }
 
-    private async Task ReleaseAsync(TableClient table, List<IGrouping<string, CapCounter>> groups, long amount)
+    /// <summary>
+    /// Gives back a reservation made elsewhere for an intent that was never written (refused, failed, or abandoned),
+    /// once per partition whatever the number of callers, then closes its journal entry (at the ETag given: a claim
+    /// by the reconciler makes the proxy's close fail, so an intent can never be written after its give-back).
+    /// </summary>
+    private async Task GiveBackAsync(TableClient table, string primary, (string Row, ETag ETag) journal, IEnumerable<IGrouping<string, CapCounter>> groups, long amount)
     {
         foreach (IGrouping<string, CapCounter> group in groups)
         {
-            await AdjustAsync(table, group.Key, [.. group], -amount, extra: [], CancellationToken.None);
+            TableTransactionAction marker = new(TableTransactionActionType.Delete, MarkerEntity(group.Key, primary, journal.Row, default), ETag.All);
+            await MoveOnceAsync(table, group.Key, [.. group.Select(c => c.Row)], -amount, marker, CancellationToken.None);
         }
+
+        await DeleteIfExistsAsync(table, primary, journal.Row, journal.ETag, CancellationToken.None);
+    }
+
+    private static async Task DeleteIfExistsAsync(TableClient table, string partition, string row, ETag etag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await table.DeleteEntityAsync(partition, row, etag, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            // Closed already, or claimed by another finisher, which closes it.
+        }
+    }
+
+    public async Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
+        string partition = AuditEntry.PartitionFor(tenant, day);
+        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {JournalPrefix} and RowKey lt {TableFilters.UpperBound(JournalPrefix)}");
+        int finished = 0;
+        await foreach (TableEntity journal in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        {
+            if (journal.GetDateTimeOffset("At") is not DateTimeOffset at || at >= writtenBefore)
+            {
+                // Young: its writer is most likely still at work.
+                continue;
+            }
+
+            if (journal.GetString("Kind") == JournalMove)
+            {
+                // The row moved; its counters elsewhere follow, once each, whoever else is finishing the same entry.
+                await FinishMoveAsync(table, journal, cancellationToken);
+                finished++;
+                continue;
+            }
+
+            // A reservation whose intent was never written (writing it closes this entry in the same transaction). Claim
+            // the entry first, at its ETag: the proxy, if it is only slow, then fails to write the intent and gives back too.
+            Response claimed;
+            try
+            {
+                claimed = await table.UpdateEntityAsync(new TableEntity(partition, journal.RowKey) { ["Abandoned"] = true }, journal.ETag, TableUpdateMode.Merge, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status is 404 or 412)
+            {
+                continue;
+            }
+
+            long amount = journal.GetInt64("Delta") ?? 0;
+            IEnumerable<IGrouping<string, CapCounter>> groups = JournalCounters(journal)
+                .Select(c => new CapCounter(c.Partition, c.Row, 0, string.Empty)).GroupBy(c => c.Partition);
+            await GiveBackAsync(table, partition, (journal.RowKey, claimed.Headers.ETag ?? ETag.All), groups, amount);
+            finished++;
+        }
+
+        return finished;
     }
 
     private async Task<(long Used, ETag ETag, bool Cached)> CounterAsync(TableClient table, string partition, string row, bool fresh, CancellationToken cancellationToken)
@@ -504,9 +697,9 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             return _loops.TryGetValue((loop.Partition, loop.Row), out (string Times, ETag ETag) cached) ? (cached.Times, cached.ETag, true) : (string.Empty, default, true);
         }
 
-        NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(loop.Partition, loop.Row, ["Times"], cancellationToken);
-        (string times, ETag etag) = entity.HasValue ? (entity.Value!.GetString("Times") ?? string.Empty, entity.Value.ETag) : (string.Empty, default);
-        _loops[(loop.Partition, loop.Row)] = (times, etag);
+        NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(loop.Partition, loop.Row, [LoopColumn], cancellationToken);
+        (string times, ETag etag) = entity.HasValue ? (entity.Value!.GetString(LoopColumn) ?? string.Empty, entity.Value.ETag) : (string.Empty, default);
+        RememberLoop(loop.Partition, loop.Row, times, etag);
         return (times, etag, false);
     }
 
@@ -517,6 +710,39 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
             : new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, etag);
 
     private static TableEntity CounterEntity(string partition, string row, long used) => new(partition, row) { ["UsedMicros"] = used };
+
+    // The loop window's column: counts per time bucket (the former one-entry-per-call "Times" grew with loop_max_calls).
+    private const string LoopColumn = "Buckets";
+    private const int MaxRememberedLoops = 100_000;
+
+    private void RememberLoop(string partition, string row, string window, ETag etag)
+    {
+        if (_loops.Count >= MaxRememberedLoops)
+        {
+            // One entry per key, call shape and day: without a bound a long-lived instance keeps every day's. Dropping
+            // them costs each window one read.
+            _loops.Clear();
+        }
+
+        _loops[(partition, row)] = (window, etag);
+    }
+
+    private void RememberIntent(AuditEntry row, ETag? etag)
+    {
+        if (etag is not ETag known)
+        {
+            return;
+        }
+
+        if (_intents.Count >= MaxRememberedIntents)
+        {
+            // Calls that never reached their outcome (the process failed them between intent and forward) must not
+            // accumulate: dropping the shortcut costs each pending call one read.
+            _intents.Clear();
+        }
+
+        _intents[(row.PartitionKey, row.Id)] = (row, known);
+    }
 
     private void Remember(
         List<TableTransactionAction> actions, IReadOnlyList<Response> responses, IEnumerable<(string Row, long Used)> counters, (string Row, string Times)? loop)
@@ -547,7 +773,7 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         {
             if (etags.TryGetValue(loopRow, out ETag etag))
             {
-                _loops[(partition, loopRow)] = (times, etag);
+                RememberLoop(partition, loopRow, times, etag);
             }
             else
             {

@@ -12,18 +12,61 @@ namespace Keybrake.Infrastructure.Storage;
 public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
 {
     private const string CompleteRowKey = "~complete";
+    private const string VersionRowKey = "~version";
 
-    public async Task ReplaceAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
+    // A chunk of rows and the fence on the day's version go in one transaction (at most 100 actions).
+    private const int RowsPerChunk = 99;
+    private const int MaxClaimAttempts = 100;
+
+    public async Task<RollupWrite> ClaimAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
         string partition = Partition(tenant, date);
-
-        // While rows are rewritten the day is not complete: spend readers fall back to the audit rows.
-        await table.DeleteEntityAsync(partition, CompleteRowKey, ETag.All, cancellationToken);
-        foreach (Rollup[] chunk in rollups.Chunk(100))
+        for (int attempt = 0; attempt < MaxClaimAttempts; attempt++)
         {
-            // Upserts of fully computed rows: a re-run writes the same values, a later run (after late settlements) newer ones.
-            await table.SubmitTransactionAsync(chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, r.Level + "|" + r.Key + "|" + r.Vendor)
+            NullableResponse<TableEntity> current = await table.GetEntityIfExistsAsync<TableEntity>(partition, VersionRowKey, cancellationToken: cancellationToken);
+            long version = (current.HasValue ? current.Value!.GetInt64("Version") ?? 0 : 0) + 1;
+            var claim = new TableEntity(partition, VersionRowKey) { ["Version"] = version };
+
+            // Claiming a newer version takes the day's marker away in the same transaction: readers fall back to the
+            // audit rows until the newest snapshot is whole, and a writer that stops half-way leaves the day for catch-up.
+            List<TableTransactionAction> actions =
+            [
+                current.HasValue
+                    ? new TableTransactionAction(TableTransactionActionType.UpdateReplace, claim, current.Value!.ETag)
+                    : new TableTransactionAction(TableTransactionActionType.Add, claim),
+            ];
+            NullableResponse<TableEntity> marker = await table.GetEntityIfExistsAsync<TableEntity>(partition, CompleteRowKey, ["RowKey"], cancellationToken);
+            if (marker.HasValue)
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, CompleteRowKey), marker.Value!.ETag));
+            }
+
+            try
+            {
+                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+                return new RollupWrite(tenant, date, version, response.Value[0].Headers.ETag?.ToString() ?? throw new InvalidOperationException("No ETag on the claim."));
+            }
+            catch (TableTransactionFailedException e) when (e.Status is 409 or 412 or 404)
+            {
+                // Another run claimed (or completed) at the same moment: claim the next version.
+            }
+        }
+
+        throw new TimeoutException($"Could not claim the rollups of {tenant} {date:yyyy-MM-dd} after {MaxClaimAttempts} attempts under contention.");
+    }
+
+    public async Task<bool> ReplaceAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
+        string partition = Partition(claim.Tenant, claim.Date);
+        var fence = new ETag(claim.Fence);
+        var version = new TableEntity(partition, VersionRowKey) { ["Version"] = claim.Version };
+
+        // Every write is fenced on the version this run claimed: once a newer run claims, this one's next write fails
+        // and it stops, so an older snapshot never overwrites a newer one, and never writes the marker.
+        IEnumerable<TableTransactionAction[]> chunks = rollups.Chunk(RowsPerChunk)
+            .Select(chunk => chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, r.Level + "|" + r.Key + "|" + r.Vendor)
             {
                 ["Level"] = r.Level,
                 ["Key"] = r.Key,
@@ -33,10 +76,25 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
                 ["FeeMicros"] = r.FeeMicros,
                 ["Calls"] = r.Calls,
                 ["Denied"] = r.Denied,
-            })), cancellationToken);
+                ["Version"] = claim.Version,
+            })).ToArray())
+            .Append([new TableTransactionAction(TableTransactionActionType.UpsertReplace,
+                new TableEntity(partition, CompleteRowKey) { ["Rows"] = rollups.Count, ["Version"] = claim.Version })]);
+        foreach (TableTransactionAction[] chunk in chunks)
+        {
+            try
+            {
+                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(
+                    [new TableTransactionAction(TableTransactionActionType.UpdateReplace, version, fence), .. chunk], cancellationToken);
+                fence = response.Value[0].Headers.ETag ?? ETag.All;
+            }
+            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 412 or 404)
+            {
+                return false;
+            }
         }
 
-        await table.UpsertEntityAsync(new TableEntity(partition, CompleteRowKey) { ["Rows"] = rollups.Count }, TableUpdateMode.Replace, cancellationToken);
+        return true;
     }
 
     public async Task<IReadOnlyList<Rollup>> ListAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
@@ -73,6 +131,8 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         string filter = TableClient.CreateQueryFilter($"PartitionKey eq {Partition(tenant, date)}")
                         + " and ((" + rows + ") or " + TableClient.CreateQueryFilter($"RowKey eq {CompleteRowKey}") + ")";
         var levelRows = new List<Rollup>();
+        var versions = new HashSet<long?>();
+        long? completeVersion = null;
         bool complete = false;
         int read = 0;
         await foreach (TableEntity e in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
@@ -81,14 +141,17 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
             if (e.RowKey == CompleteRowKey)
             {
                 complete = true;
+                completeVersion = e.GetInt64("Version");
             }
             else
             {
                 levelRows.Add(ToRollup(tenant, date, e));
+                versions.Add(e.GetInt64("Version"));
             }
         }
 
-        return complete ? new RollupDay(levelRows, read) : null;
+        // The marker vouches only for rows of its own version: anything else is a rewrite under way, never read.
+        return complete && versions.All(v => v == completeVersion) ? new RollupDay(levelRows, read) : null;
     }
 
     private static Rollup ToRollup(string tenant, DateOnly date, TableEntity e) =>

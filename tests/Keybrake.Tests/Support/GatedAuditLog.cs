@@ -18,13 +18,25 @@ public sealed class GatedAuditLog(IAuditLog inner) : IAuditLog
     public Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken) =>
         inner.BeginAsync(intent, reservation, cancellationToken);
 
-    public Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken) =>
-        inner.CompleteAsync(outcome, reservation, heldMicros, releaseIdempotencyKey, cancellationToken);
+    /// <summary>Holds the proxy after the vendor answered, before it records the outcome (a late answer).</summary>
+    public StepGate BeforeComplete { get; } = new();
 
-    public Task<AuditEntry?> TransitionAsync(
-        string tenant, string id, IReadOnlyList<CapCounter> counters, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide,
-        CancellationToken cancellationToken) =>
-        inner.TransitionAsync(tenant, id, counters, decide, cancellationToken);
+    public async Task CompleteAsync(AuditEntry outcome, Reservation reservation, long heldMicros, bool releaseIdempotencyKey, CancellationToken cancellationToken)
+    {
+        await BeforeComplete.PassAsync();
+        await inner.CompleteAsync(outcome, reservation, heldMicros, releaseIdempotencyKey, cancellationToken);
+    }
+
+    public Task<AuditEntry?> TransitionAsync(string tenant, string id, Func<AuditEntry, (AuditEntry Outcome, long HeldMicros)?> decide, CancellationToken cancellationToken) =>
+        inner.TransitionAsync(tenant, id, decide, cancellationToken);
+
+    public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => inner.ReplaysEarlierCallAsync(row, cancellationToken);
+
+    public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
+        inner.FinishJournalsAsync(tenant, day, writtenBefore, cancellationToken);
+
+    public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
+        inner.CountersAsync(partition, cancellationToken);
 
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken) => inner.RecordDenialAsync(denial, cancellationToken);
 

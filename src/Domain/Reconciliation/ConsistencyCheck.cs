@@ -1,0 +1,102 @@
+using Keybrake.Domain.Audit;
+using Keybrake.Domain.Caps;
+using Keybrake.Domain.Keys;
+
+namespace Keybrake.Domain.Reconciliation;
+
+/// <summary>One daily counter: what its audit rows say it holds, and what it holds.</summary>
+public sealed record CounterDrift(string Partition, string Counter, long ExpectedMicros, long ActualMicros)
+{
+    public long DriftMicros => ActualMicros - ExpectedMicros;
+}
+
+/// <summary>One rollup row that differs from what the day's audit rows give (null: missing on that side).</summary>
+public sealed record RollupDrift(string Tenant, string Level, string Key, string Vendor, Rollup? Expected, Rollup? Rolled);
+
+/// <summary>A tenant's rollup of the day: whether it is complete, how many rows were checked.</summary>
+public sealed record RollupCheck(string Tenant, bool Complete, int RowsChecked);
+
+public sealed record ConsistencyReport(DateOnly Date, IReadOnlyList<CounterDrift> Counters, IReadOnlyList<RollupCheck> Rollups, IReadOnlyList<RollupDrift> RollupDrift)
+{
+    /// <summary>Counters off their rows, and rollup rows off theirs: zero is the only healthy answer.</summary>
+    public int DriftCount => Counters.Count(c => c.DriftMicros != 0) + RollupDrift.Count;
+}
+
+/// <summary>
+/// The check operators run after an incident (and the reconciler after each run): every key and budget counter of a
+/// day recomputed from the audit rows that recorded it (each row says which counters it moved and what they hold for
+/// it), and every complete rollup of the day recomputed from its rows. Reads only; reports, never repairs.
+/// </summary>
+public sealed class ConsistencyCheck(IAuditLog audit, IAuditReader reader, IRollupStore rollups, IVaultKeyStore keys)
+{
+    public async Task<ConsistencyReport> RunAsync(DateOnly date, CancellationToken cancellationToken)
+    {
+        var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var expected = new Dictionary<CounterRef, long>();
+        var partitions = new SortedSet<string>(StringComparer.Ordinal) { CapPlanner.DayPartition("*", day) };
+        var rollupChecks = new List<RollupCheck>();
+        var rollupDrift = new List<RollupDrift>();
+        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        {
+            partitions.Add(CapPlanner.DayPartition(tenant, day));
+            IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
+                new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue), cancellationToken);
+            foreach (AuditEntry row in rows)
+            {
+                foreach (CounterRef counter in row.Counters)
+                {
+                    expected[counter] = expected.GetValueOrDefault(counter) + row.HeldMicros;
+                }
+            }
+
+            if (await rollups.IsCompleteAsync(tenant, date, cancellationToken))
+            {
+                IReadOnlyList<Rollup> rolled = await rollups.ListAsync(tenant, date, cancellationToken);
+                IReadOnlyList<Rollup> recomputed = RollupService.Compute(tenant, date, rows);
+                rollupChecks.Add(new RollupCheck(tenant, true, rolled.Count));
+                rollupDrift.AddRange(Compare(tenant, recomputed, rolled));
+            }
+            else
+            {
+                rollupChecks.Add(new RollupCheck(tenant, false, 0));
+            }
+        }
+
+        // Daily counters only (the tenants' and the cross-tenant partition): a monthly counter sums a whole month.
+        var counters = new List<CounterDrift>();
+        var seen = new HashSet<CounterRef>();
+        foreach (string partition in partitions)
+        {
+            foreach ((CounterRef counter, long used) in await audit.CountersAsync(partition, cancellationToken))
+            {
+                seen.Add(counter);
+                counters.Add(new CounterDrift(counter.Partition, counter.Row, expected.GetValueOrDefault(counter), used));
+            }
+        }
+
+        // A counter its rows say holds something but that storage does not have at all drifts too.
+        counters.AddRange(expected.Where(e => partitions.Contains(e.Key.Partition) && !seen.Contains(e.Key) && e.Value != 0)
+            .Select(e => new CounterDrift(e.Key.Partition, e.Key.Row, e.Value, 0)));
+        return new ConsistencyReport(date, counters, rollupChecks, rollupDrift);
+    }
+
+    private static IEnumerable<RollupDrift> Compare(string tenant, IReadOnlyList<Rollup> expected, IReadOnlyList<Rollup> rolled)
+    {
+        static (string, string, string) Id(Rollup r) => (r.Level, r.Key, r.Vendor);
+        Dictionary<(string, string, string), Rollup> stored = rolled.ToDictionary(Id);
+        foreach (Rollup row in expected)
+        {
+            Rollup? found = stored.GetValueOrDefault(Id(row));
+            stored.Remove(Id(row));
+            if (found != row)
+            {
+                yield return new RollupDrift(tenant, row.Level, row.Key, row.Vendor, row, found);
+            }
+        }
+
+        foreach (Rollup extra in stored.Values)
+        {
+            yield return new RollupDrift(tenant, extra.Level, extra.Key, extra.Vendor, null, extra);
+        }
+    }
+}
