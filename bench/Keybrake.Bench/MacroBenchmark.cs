@@ -164,14 +164,14 @@ internal static class MacroBenchmark
         long tables = targets.TableRequests.Count;
         long conflicts = targets.TableRequests.Conflicts;
         using var gate = new SemaphoreSlim(0);
-        Task<(HttpStatusCode Status, long? OverheadMs, string Body)>[] sent = Enumerable.Range(0, calls).Select(async i =>
+        Task<(HttpStatusCode Status, double? OverheadMs, string Body)>[] sent = Enumerable.Range(0, calls).Select(async i =>
         {
             await gate.WaitAsync();
             return await runner.ChargeAsync(new Uri(hosts[i % hosts.Length], "proxy/stripe/" + Targets.ChargePath), keyFor(i), amountMinor: 100, run);
         }).ToArray();
         long began = Stopwatch.GetTimestamp();
         gate.Release(calls);
-        (HttpStatusCode Status, long? OverheadMs, string Body)[] answers = await Task.WhenAll(sent);
+        (HttpStatusCode Status, double? OverheadMs, string Body)[] answers = await Task.WhenAll(sent);
         TimeSpan elapsed = Stopwatch.GetElapsedTime(began);
 
         int charged = answers.Count(a => a.Status == HttpStatusCode.OK);

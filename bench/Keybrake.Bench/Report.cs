@@ -105,7 +105,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine("### `X-Keybrake-Overhead-Ms` against the benchmark's own clock");
         md.AppendLine();
-        md.AppendLine("The header is whole milliseconds (truncated) of time in the proxy minus time waiting for the vendor. The benchmark's estimate of the same overhead is " +
+        md.AppendLine("The header is milliseconds to the hundredth of time in the proxy minus time waiting for the vendor. The benchmark's estimate of the same overhead is " +
                       "p50 latency through Keybrake minus p50 latency of the direct call (that difference also holds the extra loopback hop and Kestrel's own work, which the header cannot see).");
         md.AppendLine();
         md.AppendLine("| scenario | concurrency | header median ms | header p90 ms | p50(n) − p50(direct) ms | p50(n) − p50(YARP) ms |");
@@ -114,7 +114,7 @@ internal static class Report
         {
             foreach (int c in settings.Concurrency)
             {
-                long[] header = [.. Of(results, s, c).SelectMany(x => x.OverheadHeaderMs).Order()];
+                double[] header = [.. Of(results, s, c).SelectMany(x => x.OverheadHeaderMs).Order()];
                 double p50 = Ms(Pct(Sorted(Of(results, s, c)), 0.5));
                 md.AppendLine(Inv,
                     $"| {Label(s)} | {c} | {PctRaw(header, 0.5)} | {PctRaw(header, 0.9)} | {p50 - Ms(Pct(Sorted(Of(results, "direct", c)), 0.5)):0.00} | {p50 - Ms(Pct(Sorted(Of(results, "yarp", c)), 0.5)):0.00} |");
@@ -175,7 +175,8 @@ internal static class Report
 
     private static long Pct(long[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
-    private static string PctRaw(long[] sorted, double p) => sorted.Length == 0 ? "–" : Pct(sorted, p).ToString(Inv);
+    private static string PctRaw(double[] sorted, double p) =>
+        sorted.Length == 0 ? "–" : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)].ToString("0.00", Inv);
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
