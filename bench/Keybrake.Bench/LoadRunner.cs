@@ -73,10 +73,11 @@ internal sealed class LoadRunner(HttpClient client)
             {
                 await start.WaitAsync();
                 string credential = target.Credentials[worker % target.Credentials.Count];
+                Uri url = target.SecondUrl is Uri second && worker % 2 == 1 ? second : target.Url;
                 while (Stopwatch.GetTimestamp() < Volatile.Read(ref deadline))
                 {
                     long sent = Stopwatch.GetTimestamp();
-                    (HttpStatusCode status, double? overhead, string body) = await ChargeAsync(target.Url, credential);
+                    (HttpStatusCode status, double? overhead, string body) = await ChargeAsync(url, credential);
                     long took = Stopwatch.GetTimestamp() - sent;
                     if (status != HttpStatusCode.OK)
                     {

@@ -17,8 +17,11 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace Keybrake.Bench;
 
-/// <summary>What a load client calls for one scenario: a URL and, per worker, the credential to send.</summary>
-internal sealed record Target(string Name, Uri Url, IReadOnlyList<string> Credentials);
+/// <summary>
+/// What a load client calls for one scenario: a URL and, per worker, the credential to send. With a second URL
+/// (another instance on the same tables), odd workers call that one.
+/// </summary>
+internal sealed record Target(string Name, Uri Url, IReadOnlyList<string> Credentials, Uri? SecondUrl = null);
 
 /// <summary>
 /// Everything the macro benchmark calls, started in this process on loopback: the fake Stripe, a bare YARP
@@ -76,8 +79,8 @@ internal sealed class Targets : IAsyncDisposable
         }
     }
 
-    /// <summary>Another Keybrake instance on the same tables (a second function instance), for the contention runs.</summary>
-    public Task<Uri> StartSecondAzuriteInstanceAsync(string storageConnectionString) =>
+    /// <summary>Another Keybrake instance on the same tables (a second function instance), its storage requests counted with the rest.</summary>
+    public Task<Uri> StartAzuriteInstanceAsync(string storageConnectionString) =>
         StartKeybrakeAsync(storageConnectionString, services => CountStorageAndVault(services, storageConnectionString));
 
     public Target Direct(int workers) =>
@@ -98,7 +101,7 @@ internal sealed class Targets : IAsyncDisposable
         return keys;
     }
 
-    public static async Task<(string Id, string Key)> IssueKeyAsync(Uri host, string label, decimal capUsd)
+    public static async Task<(string Id, string Key)> IssueKeyAsync(Uri host, string label, decimal capUsd, IReadOnlyList<string>? endpoints = null)
     {
         using HttpClient client = Operator(host);
         using HttpResponseMessage response = await client.PostAsJsonAsync("/v1/keys", new Dictionary<string, object>
@@ -106,7 +109,7 @@ internal sealed class Targets : IAsyncDisposable
             ["label"] = label,
             ["vendor"] = "stripe",
             ["daily_usd_cap"] = capUsd,
-            ["allowed_endpoints"] = ChargeOnly,
+            ["allowed_endpoints"] = endpoints ?? ChargeOnly,
             ["expires_in"] = "2h",
         });
         string body = await response.Content.ReadAsStringAsync();
