@@ -50,11 +50,13 @@ public sealed class VaultKeyCache(IVaultKeyStore store, TimeProvider time, TimeS
                 continue;
             }
 
-            await ReadIntoAsync(id, read);
+            // Not awaited: this caller may give up on its own token like any other waiter; the read goes on for them.
+            _ = ReadIntoAsync(id, read);
             return await read.Task.WaitAsync(cancellationToken);
         }
     }
 
+    /// <summary>Completes <paramref name="read"/> with the stored record or the failure; never throws.</summary>
     private async Task ReadIntoAsync(string id, TaskCompletionSource<VaultKey?> read)
     {
         try
