@@ -2,7 +2,7 @@
 # The soak command (not a test): proxied calls over 10,000 keys in 100 tenants, through the in-memory path and then
 # through Azurite, printing working set and managed heap (after a full collection) every --every calls.
 #   scripts/soak.sh                          1,000,000 calls per path, a line every 100,000 (hours on Azurite here)
-#   scripts/soak.sh --calls 50000 --every 5000
+#   scripts/soak.sh --calls 50000 --every 5000 [--paths memory]   fewer calls; one path only (memory or azurite)
 # Installs what it needs like scripts/bench.sh; KEYBRAKE_BENCH_AZURITE_PORT moves Azurite's ports (default 10300-10302).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
