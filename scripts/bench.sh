@@ -2,9 +2,11 @@
 # The benchmark command: installs what it needs (`npm ci` for Azurite, a Release build of bench/Keybrake.Bench),
 # starts Azurite on private loopback ports, runs the benchmark, stops Azurite. Everything else (the fake Stripe,
 # a bare YARP forwarder, two Keybrake hosts) runs inside the benchmark process on loopback.
-#   scripts/bench.sh            macro run + micro-benchmarks, written to docs/benchmarks.md (about 6 minutes)
+#   scripts/bench.sh            macro run + micro-benchmarks, written to docs/benchmarks.md (about 10 minutes)
 #   scripts/bench.sh --quick    a smoke test with tiny counts, written to a temporary file (or --out FILE)
 #   scripts/bench.sh --micro    only the BenchmarkDotNet micro-benchmarks;  --no-micro  only the macro run
+#   scripts/bench.sh --scenarios tenancy,ownership   only these parts of the macro run, of: proxy (the four scenarios),
+#                               counts, contention, tenancy (hot tenant / 8 tenants, 1-2 instances, +0/+5 ms storage), ownership
 # KEYBRAKE_BENCH_AZURITE_PORT moves Azurite's ports (blob, blob+1, blob+2; default 10300-10302).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -34,6 +34,13 @@ internal sealed record BenchSettings
     /// <summary>Concurrent $1.00 charges fired at once in each contention run.</summary>
     public int ContentionCalls { get; init; } = 400;
 
+    /// <summary>The parts of the macro run to do (<c>--scenarios a,b</c>); every one by default.</summary>
+    public IReadOnlySet<string> Sections { get; init; } = AllSections;
+
+    public static IReadOnlySet<string> AllSections { get; } = new HashSet<string>(["proxy", "counts", "contention", "tenancy", "ownership"], StringComparer.Ordinal);
+
+    public bool Runs(string section) => Sections.Contains(section);
+
     public static BenchSettings Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -64,6 +71,17 @@ internal sealed record BenchSettings
                 Tenants = 2,
                 ContentionCalls = 40,
             };
+        }
+
+        if (Value("--scenarios") is string sections)
+        {
+            var chosen = new HashSet<string>(sections.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.Ordinal);
+            if (chosen.Count == 0 || !chosen.IsSubsetOf(AllSections))
+            {
+                throw new ArgumentException($"--scenarios takes a comma-separated list of {string.Join(", ", AllSections)}.");
+            }
+
+            settings = settings with { Sections = chosen };
         }
 
         if (Value("--rounds") is string rounds)

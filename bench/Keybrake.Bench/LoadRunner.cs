@@ -16,7 +16,7 @@ internal sealed record Segment(
     string? FirstFailure,
     TimeSpan Elapsed,
     long AllocatedBytes,
-    long[] OverheadHeaderMs,
+    double[] OverheadHeaderMs,
     long TableRequests,
     long VaultRequests)
 {
@@ -36,7 +36,7 @@ internal sealed class LoadRunner(HttpClient client)
     private long _sequence;
 
     /// <summary>Sends one charge; returns the status and the overhead header, if any.</summary>
-    public async Task<(HttpStatusCode Status, long? OverheadMs, string Body)> ChargeAsync(Uri url, string credential, long amountMinor = 1, string run = "load")
+    public async Task<(HttpStatusCode Status, double? OverheadMs, string Body)> ChargeAsync(Uri url, string credential, long amountMinor = 1, string run = "load")
     {
         long order = Interlocked.Increment(ref _sequence);
         using var request = new HttpRequestMessage(HttpMethod.Post, url)
@@ -48,8 +48,8 @@ internal sealed class LoadRunner(HttpClient client)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", credential);
         using HttpResponseMessage response = await client.SendAsync(request);
         string body = await response.Content.ReadAsStringAsync();
-        long? overhead = response.Headers.TryGetValues("X-Keybrake-Overhead-Ms", out IEnumerable<string>? values) &&
-                         long.TryParse(values.First(), NumberStyles.None, CultureInfo.InvariantCulture, out long ms)
+        double? overhead = response.Headers.TryGetValues("X-Keybrake-Overhead-Ms", out IEnumerable<string>? values) &&
+                           double.TryParse(values.First(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double ms)
             ? ms
             : null;
         return (response.StatusCode, overhead, body);
@@ -58,7 +58,7 @@ internal sealed class LoadRunner(HttpClient client)
     public async Task<Segment> RunAsync(Target target, int concurrency, TimeSpan duration, int round, Func<long> tableRequests, Func<long> vaultRequests)
     {
         var latencies = new List<long>[concurrency];
-        var overheads = new List<long>[concurrency];
+        var overheads = new List<double>[concurrency];
         int failures = 0;
         string? firstFailure = null;
         using var start = new SemaphoreSlim(0);
@@ -68,15 +68,16 @@ internal sealed class LoadRunner(HttpClient client)
         {
             int worker = w;
             latencies[worker] = new List<long>(4096);
-            overheads[worker] = new List<long>(4096);
+            overheads[worker] = new List<double>(4096);
             workers[worker] = Task.Run(async () =>
             {
                 await start.WaitAsync();
                 string credential = target.Credentials[worker % target.Credentials.Count];
+                Uri url = target.SecondUrl is Uri second && worker % 2 == 1 ? second : target.Url;
                 while (Stopwatch.GetTimestamp() < Volatile.Read(ref deadline))
                 {
                     long sent = Stopwatch.GetTimestamp();
-                    (HttpStatusCode status, long? overhead, string body) = await ChargeAsync(target.Url, credential);
+                    (HttpStatusCode status, double? overhead, string body) = await ChargeAsync(url, credential);
                     long took = Stopwatch.GetTimestamp() - sent;
                     if (status != HttpStatusCode.OK)
                     {
@@ -86,7 +87,7 @@ internal sealed class LoadRunner(HttpClient client)
                     }
 
                     latencies[worker].Add(took);
-                    if (overhead is long ms)
+                    if (overhead is double ms)
                     {
                         overheads[worker].Add(ms);
                     }

@@ -6,6 +6,18 @@ using Keybrake.Bench.Micro;
 //   (default)   the four scenarios, counts and contention, then the micro-benchmarks; writes docs/benchmarks.md
 //   --quick     tiny counts (a smoke test of the harness), written to a temporary file unless --out is given
 //   --micro     only the micro-benchmarks;  --no-micro  only the macro run;  --rounds N  A/B rounds
+//   --soak [--calls N] [--every N] [--paths memory,azurite]   the soak run instead (scripts/soak.sh)
+if (args.Contains("--soak"))
+{
+    string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+    long calls = long.Parse(Value("--calls") ?? "1000000", System.Globalization.CultureInfo.InvariantCulture);
+    long every = long.Parse(Value("--every") ?? "100000", System.Globalization.CultureInfo.InvariantCulture);
+    string storage = Value("--storage") ?? throw new ArgumentException("Pass --storage <Azurite connection string> (scripts/soak.sh does).");
+    var paths = new HashSet<string>((Value("--paths") ?? "memory,azurite").Split(','), StringComparer.Ordinal);
+    await Soak.RunAsync(storage, calls, every, keys: 10_000, tenants: 100, paths);
+    return;
+}
+
 BenchSettings settings = BenchSettings.Parse(args);
 
 if (settings.Macro)

@@ -48,7 +48,45 @@ internal static class Report
         md.AppendLine(Inv, $"Load: {settings.Rounds} rounds × {settings.SegmentDuration.TotalSeconds:0.#} s per scenario and concurrency (after a {settings.WarmupDuration.TotalSeconds:0.#} s warm-up of each), " +
                            $"scenario order rotated each round; Keybrake calls spread over {settings.Keys} vault keys in {settings.Tenants} tenants (worker i uses key i mod {settings.Keys}).");
         md.AppendLine();
+        if (results.Segments.Count > 0)
+        {
+            ProxyTables(md, settings, results);
+        }
 
+        if (results.CallCounts.Count > 0)
+        {
+            md.AppendLine("### Storage round trips and Key Vault calls per single call (counted, scenario 4)");
+            md.AppendLine();
+            md.AppendLine("| what | Table Storage requests | Key Vault requests |");
+            md.AppendLine("|---|---:|---:|");
+            foreach (CallCount count in results.CallCounts)
+            {
+                md.AppendLine(Inv, $"| {count.Case} | {count.TableRequests} | {count.VaultRequests} |");
+            }
+
+            md.AppendLine();
+        }
+
+        if (results.Contention.Count > 0)
+        {
+            ContentionTable(md, results);
+        }
+
+        if (results.Tenancy is TenancyResults tenancy)
+        {
+            TenancyTables(md, tenancy);
+        }
+
+        if (results.Ownership.Count > 0)
+        {
+            OwnershipTable(md, results.Ownership);
+        }
+
+        return md.ToString();
+    }
+
+    private static void ProxyTables(StringBuilder md, BenchSettings settings, MacroResults results)
+    {
         md.AppendLine("### Latency, throughput, allocation");
         md.AppendLine();
         md.AppendLine("| scenario | concurrency | p50 ms | p90 ms | p99 ms | req/s | calls | allocated/req (process) | allocated/req over direct |");
@@ -86,7 +124,7 @@ internal static class Report
         }
 
         md.AppendLine();
-        md.AppendLine("### Storage round trips and Key Vault calls per proxied call (counted, scenario 4)");
+        md.AppendLine("### Storage round trips and Key Vault calls per proxied call under load (counted, scenario 4)");
         md.AppendLine();
         md.AppendLine("| what | Table Storage requests per call | Key Vault requests per call |");
         md.AppendLine("|---|---:|---:|");
@@ -97,15 +135,10 @@ internal static class Report
             md.AppendLine(Inv, $"| under load, concurrency {c} ({calls} calls) | {(double)seg.Sum(x => x.TableRequests) / calls:0.000} | {(double)seg.Sum(x => x.VaultRequests) / calls:0.0000} |");
         }
 
-        foreach (CallCount count in results.CallCounts)
-        {
-            md.AppendLine(Inv, $"| single call: {count.Case} | {count.TableRequests} | {count.VaultRequests} |");
-        }
-
         md.AppendLine();
         md.AppendLine("### `X-Keybrake-Overhead-Ms` against the benchmark's own clock");
         md.AppendLine();
-        md.AppendLine("The header is whole milliseconds (truncated) of time in the proxy minus time waiting for the vendor. The benchmark's estimate of the same overhead is " +
+        md.AppendLine("The header is milliseconds to the hundredth of time in the proxy minus time waiting for the vendor. The benchmark's estimate of the same overhead is " +
                       "p50 latency through Keybrake minus p50 latency of the direct call (that difference also holds the extra loopback hop and Kestrel's own work, which the header cannot see).");
         md.AppendLine();
         md.AppendLine("| scenario | concurrency | header median ms | header p90 ms | p50(n) − p50(direct) ms | p50(n) − p50(YARP) ms |");
@@ -114,7 +147,7 @@ internal static class Report
         {
             foreach (int c in settings.Concurrency)
             {
-                long[] header = [.. Of(results, s, c).SelectMany(x => x.OverheadHeaderMs).Order()];
+                double[] header = [.. Of(results, s, c).SelectMany(x => x.OverheadHeaderMs).Order()];
                 double p50 = Ms(Pct(Sorted(Of(results, s, c)), 0.5));
                 md.AppendLine(Inv,
                     $"| {Label(s)} | {c} | {PctRaw(header, 0.5)} | {PctRaw(header, 0.9)} | {p50 - Ms(Pct(Sorted(Of(results, "direct", c)), 0.5)):0.00} | {p50 - Ms(Pct(Sorted(Of(results, "yarp", c)), 0.5)):0.00} |");
@@ -122,6 +155,10 @@ internal static class Report
         }
 
         md.AppendLine();
+    }
+
+    private static void ContentionTable(StringBuilder md, MacroResults results)
+    {
         md.AppendLine("### Cap contention (Azurite, two Keybrake instances on the same tables)");
         md.AppendLine();
         md.AppendLine("Every call is a distinct $1.00 charge; all are released at once, alternating between the two instances. A call succeeds when it is " +
@@ -142,7 +179,52 @@ internal static class Report
             md.AppendLine(Inv, $"First failure in \"{r.Case}\": `{r.FirstOther}`");
         }
 
-        return md.ToString();
+        md.AppendLine();
+    }
+
+    private static void TenancyTables(StringBuilder md, TenancyResults t)
+    {
+        md.AppendLine(Inv, $"### Tenancy on Azurite: one hot tenant and 8 tenants, one and two instances, +0 and +{TenancyBenchmark.RelayDelayMs} ms per storage request");
+        md.AppendLine();
+        md.AppendLine(string.Create(Inv, $"{t.Concurrency} workers for {t.Duration.TotalSeconds:0.#} s per scenario (after a warm-up), a $0.01 charge per call over the scenario's own fresh keys and tenants, each tenant with a daily budget ") +
+                           "(so every call reserves on its key's and its tenant's counters). With two instances, odd workers call the second. " +
+                           string.Create(Inv, $"+{TenancyBenchmark.RelayDelayMs} ms: every storage request passes a loopback relay that holds it {TenancyBenchmark.RelayDelayMs} ms (in-region Table Storage latency). ") +
+                           "Floor: plain single-entity inserts per second by the same number of workers over as many partitions as the scenario has tenants, same latency, same run. " +
+                           "Checks: *uncounted* is money the fake Stripe charged that no key counter holds (spend past the caps' sight); *lost audit rows* are Stripe charges without a forwarded or in-doubt audit row.");
+        md.AppendLine();
+        md.AppendLine("| scenario | instances | storage latency | calls/s | floor inserts/s | floor: one insert alone, ms | calls/s ÷ floor | p50 ms | p99 ms | storage requests/call | failed | Stripe charges | audit rows (forwarded + in doubt) | uncounted | lost audit rows |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (TenancyResult r in t.Scenarios)
+        {
+            FloorResult floor = t.Floors.Single(f => f.Spread == r.Spread && f.LatencyMs == r.LatencyMs);
+            long[] sorted = [.. r.Segment.LatencyTicks.Order()];
+            md.AppendLine(Inv,
+                $"| {r.Spread} | {r.Instances} | +{r.LatencyMs} ms | {r.Segment.RequestsPerSecond:0} | {floor.InsertsPerSecond:0} | {floor.AloneMs:0.0} | **{r.Segment.RequestsPerSecond / floor.InsertsPerSecond:0.00}** | " +
+                $"{Ms(Pct(sorted, 0.50)):0} | {Ms(Pct(sorted, 0.99)):0} | {(double)r.Segment.TableRequests / Math.Max(1, r.Segment.Completed):0.00} | {r.Segment.Failures} | " +
+                $"{r.VendorCharges} | {r.AuditRows} + {r.InDoubtRows} | **${Usd(r.UncountedMicros)}** | **{r.LostAuditRows}** |");
+        }
+
+        foreach (TenancyResult r in t.Scenarios.Where(r => r.Segment.FirstFailure is not null))
+        {
+            md.AppendLine();
+            md.AppendLine(Inv, $"First failure in \"{r.Spread}, {r.Instances} instance(s), +{r.LatencyMs} ms\": `{r.Segment.FirstFailure}`");
+        }
+
+        md.AppendLine();
+    }
+
+    private static void OwnershipTable(StringBuilder md, IReadOnlyList<OwnershipCase> cases)
+    {
+        md.AppendLine("### Object ownership on a shared Stripe account: cost of a call that names an object (Azurite, one call at a time)");
+        md.AppendLine();
+        md.AppendLine("| call | calls | median ms | p90 ms | Table requests/call | requests at Stripe/call |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (OwnershipCase c in cases)
+        {
+            md.AppendLine(Inv, $"| {c.Case} | {c.Calls} | {c.MedianMs:0.00} | {c.P90Ms:0.00} | {c.TableRequestsPerCall:0.00} | {c.VendorRequestsPerCall:0.00} |");
+        }
+
+        md.AppendLine();
     }
 
     public static string Micro(BenchSettings settings, IReadOnlyList<MicroResult> results, TimeSpan took)
@@ -175,7 +257,8 @@ internal static class Report
 
     private static long Pct(long[] sorted, double p) => sorted.Length == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
 
-    private static string PctRaw(long[] sorted, double p) => sorted.Length == 0 ? "–" : Pct(sorted, p).ToString(Inv);
+    private static string PctRaw(double[] sorted, double p) =>
+        sorted.Length == 0 ? "–" : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)].ToString("0.00", Inv);
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 

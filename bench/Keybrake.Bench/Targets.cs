@@ -17,8 +17,11 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace Keybrake.Bench;
 
-/// <summary>What a load client calls for one scenario: a URL and, per worker, the credential to send.</summary>
-internal sealed record Target(string Name, Uri Url, IReadOnlyList<string> Credentials);
+/// <summary>
+/// What a load client calls for one scenario: a URL and, per worker, the credential to send. With a second URL
+/// (another instance on the same tables), odd workers call that one.
+/// </summary>
+internal sealed record Target(string Name, Uri Url, IReadOnlyList<string> Credentials, Uri? SecondUrl = null);
 
 /// <summary>
 /// Everything the macro benchmark calls, started in this process on loopback: the fake Stripe, a bare YARP
@@ -32,11 +35,14 @@ internal sealed class Targets : IAsyncDisposable
     private const string RootToken = "bench-root-token-0123456789abcdef";
     private static readonly string[] ChargeOnly = ["POST /v1/payment_intents"];
     private readonly List<WebApplication> _apps = [];
+    private readonly Dictionary<Uri, IServiceProvider> _services = [];
+    private readonly Uri? _stripeBaseUrl;
 
-    private Targets(FakeVendors vendors, string tablePrefix)
+    private Targets(FakeVendors vendors, string tablePrefix, Uri? stripeBaseUrl)
     {
         Vendors = vendors;
         TablePrefix = tablePrefix;
+        _stripeBaseUrl = stripeBaseUrl;
     }
 
     public FakeVendors Vendors { get; }
@@ -53,14 +59,18 @@ internal sealed class Targets : IAsyncDisposable
 
     public Uri AzuriteBase { get; private set; } = null!;
 
-    public static async Task<Targets> StartAsync(string storageConnectionString)
+    /// <summary>
+    /// Starts everything; <paramref name="memoryStores"/> replaces the in-memory host's stores (default
+    /// <see cref="InMemoryStores"/>) and <paramref name="stripeBaseUrl"/> points the Keybrake hosts at another Stripe.
+    /// </summary>
+    public static async Task<Targets> StartAsync(string storageConnectionString, Action<IServiceCollection>? memoryStores = null, Uri? stripeBaseUrl = null)
     {
         FakeVendors vendors = await FakeVendors.StartAsync();
-        var targets = new Targets(vendors, "bench" + Guid.NewGuid().ToString("N")[..10]);
+        var targets = new Targets(vendors, "bench" + Guid.NewGuid().ToString("N")[..10], stripeBaseUrl);
         try
         {
             targets.YarpBase = await targets.StartYarpAsync(vendors.Stripe.BaseUrl);
-            targets.MemoryBase = await targets.StartKeybrakeAsync(storageConnectionString, InMemoryStores.Replace);
+            targets.MemoryBase = await targets.StartKeybrakeAsync(storageConnectionString, memoryStores ?? InMemoryStores.Replace);
             targets.Vault = new InProcessKeyVault(new Dictionary<string, string>
             {
                 [SecretNames.RootToken] = RootToken,
@@ -76,9 +86,12 @@ internal sealed class Targets : IAsyncDisposable
         }
     }
 
-    /// <summary>Another Keybrake instance on the same tables (a second function instance), for the contention runs.</summary>
-    public Task<Uri> StartSecondAzuriteInstanceAsync(string storageConnectionString) =>
+    /// <summary>Another Keybrake instance on the same tables (a second function instance), its storage requests counted with the rest.</summary>
+    public Task<Uri> StartAzuriteInstanceAsync(string storageConnectionString) =>
         StartKeybrakeAsync(storageConnectionString, services => CountStorageAndVault(services, storageConnectionString));
+
+    /// <summary>The services of the Keybrake host at <paramref name="host"/>, to read its caches' sizes.</summary>
+    public IServiceProvider ServicesOf(Uri host) => _services[host];
 
     public Target Direct(int workers) =>
         new("direct", new Uri(Vendors.Stripe.BaseUrl, ChargePath), Enumerable.Repeat(Vendors.Stripe.SecretKey, workers).ToList());
@@ -98,7 +111,7 @@ internal sealed class Targets : IAsyncDisposable
         return keys;
     }
 
-    public static async Task<(string Id, string Key)> IssueKeyAsync(Uri host, string label, decimal capUsd)
+    public static async Task<(string Id, string Key)> IssueKeyAsync(Uri host, string label, decimal capUsd, IReadOnlyList<string>? endpoints = null)
     {
         using HttpClient client = Operator(host);
         using HttpResponseMessage response = await client.PostAsJsonAsync("/v1/keys", new Dictionary<string, object>
@@ -106,7 +119,7 @@ internal sealed class Targets : IAsyncDisposable
             ["label"] = label,
             ["vendor"] = "stripe",
             ["daily_usd_cap"] = capUsd,
-            ["allowed_endpoints"] = ChargeOnly,
+            ["allowed_endpoints"] = endpoints ?? ChargeOnly,
             ["expires_in"] = "2h",
         });
         string body = await response.Content.ReadAsStringAsync();
@@ -191,8 +204,15 @@ internal sealed class Targets : IAsyncDisposable
             // Both hosts log like production does by default for a successful call: nothing per request.
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (_stripeBaseUrl is not null)
+        {
+            settings["Vendors:stripe:BaseUrl"] = _stripeBaseUrl.ToString().TrimEnd('/');
+        }
+
         WebApplication app = DevHostApp.Build(["--urls", "http://127.0.0.1:0"], localSettingsPath: null, settings, configure);
-        return await StartAsync(app);
+        Uri host = await StartAsync(app);
+        _services[host] = app.Services;
+        return host;
     }
 
     /// <summary>The real storage and secret adapters, with their requests counted.</summary>

@@ -3,7 +3,10 @@ namespace Keybrake.Functions.Proxy;
 /// <summary>Configuration section <c>Proxy</c>.</summary>
 public sealed class ProxyOptions
 {
-    /// <summary>How long a key record is cached; revocation reaches every instance within this time.</summary>
+    /// <summary>
+    /// The oldest a cached key record may be when it authorizes a call: revocation reaches every instance within
+    /// this time. A key in use is re-read in the background at half of it, so warm calls never wait for the read.
+    /// </summary>
     public int KeyCacheMilliseconds { get; set; } = 1000;
 
     /// <summary>How long budgets are cached; a budget change applies within this time.</summary>
