@@ -33,7 +33,9 @@ public sealed class AlertDelivery(IAlertStore alerts, IAlertSender sender, Spend
         foreach (Alert due in await alerts.DueAsync(now, 100, cancellationToken))
         {
             string body = due.Body ?? await BodyAsync(due, now, cancellationToken);
-            Alert? claimed = await alerts.ClaimAsync(due, body, now + Lease, cancellationToken);
+            // The lease runs from this claim, not from the run's start: after slow sends earlier in the run, a lease
+            // counted from the start could lapse mid-send and let a second instance send the same alert.
+            Alert? claimed = await alerts.ClaimAsync(due, body, time.GetUtcNow() + Lease, cancellationToken);
             if (claimed is null)
             {
                 skipped++;

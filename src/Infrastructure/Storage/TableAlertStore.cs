@@ -83,18 +83,56 @@ public sealed class TableAlertStore(KeybrakeTables tables) : IAlertStore
         }
     }
 
+    /// <summary>
+    /// A delivery is recorded whatever happened meanwhile (delivered is final and true). A failed attempt first
+    /// moves its queue row, conditional on the claim: if the lease lapsed and another instance took the alert
+    /// (or delivered it and removed the row), this attempt records nothing, so the record never goes back from
+    /// delivered to retrying.
+    /// </summary>
     public async Task SaveAttemptAsync(Alert attempt, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Alerts, cancellationToken);
-        await table.UpsertEntityAsync(ToEntity(attempt.Tenant, attempt.Id, attempt), TableUpdateMode.Replace, cancellationToken);
         string queued = attempt.Tenant + "|" + attempt.Id;
         if (attempt.DeliveryState == Alert.Delivered)
         {
-            await table.DeleteEntityAsync(Queue, queued, ETag.All, cancellationToken);
+            await table.UpsertEntityAsync(ToEntity(attempt.Tenant, attempt.Id, attempt), TableUpdateMode.Replace, cancellationToken);
+            try
+            {
+                await table.DeleteEntityAsync(Queue, queued, ETag.All, cancellationToken);
+            }
+            catch (RequestFailedException e) when (e.Status == 404)
+            {
+                // Another instance's delivery removed it first.
+            }
+
+            return;
         }
-        else
+
+        try
         {
             await table.UpdateEntityAsync(ToEntity(Queue, queued, attempt), new ETag(attempt.Version!), TableUpdateMode.Replace, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status is 404 or 412)
+        {
+            return;
+        }
+
+        NullableResponse<TableEntity> record = await table.GetEntityIfExistsAsync<TableEntity>(attempt.Tenant, attempt.Id, cancellationToken: cancellationToken);
+        if (record.HasValue && record.Value!.GetString("DeliveryState") == Alert.Delivered)
+        {
+            return;
+        }
+
+        try
+        {
+            TableEntity entity = ToEntity(attempt.Tenant, attempt.Id, attempt);
+            await (record.HasValue
+                ? table.UpdateEntityAsync(entity, record.Value!.ETag, TableUpdateMode.Replace, cancellationToken)
+                : table.AddEntityAsync(entity, cancellationToken));
+        }
+        catch (RequestFailedException e) when (e.Status is 409 or 412)
+        {
+            // Changed since the read: by a delivery (final) or a newer attempt's record; either way newer than this one.
         }
     }
 

@@ -137,6 +137,63 @@ public sealed class AlertTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ASendOutlivingItsLease_ThatFails_NeverTakesTheRecordBackFromDelivered()
+    {
+        using HttpClient root = _proxy.Host.Client();
+        await root.PutAsJsonAsync("/v1/budgets/acme:", new { daily_usd = 10, alert_thresholds = new[] { 0.5 } });
+        await ChargeAsync(Stripe(await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-6", "stripe", "POST /v1/payment_intents")), 600);
+
+        // Instance A's webhook hangs past the lease; meanwhile instance B claims the alert and delivers it; then A's send fails.
+        DeliveryReport? second = null;
+        var slow = new ScriptedSender(async () =>
+        {
+            _proxy.Host.Time.Advance(AlertDelivery.Lease + TimeSpan.FromSeconds(1));
+            second = await NewDeliveryInstance().DeliverDueAsync(CancellationToken.None);
+            return "the webhook timed out";
+        });
+        DeliveryReport first = await ActivatorUtilities.CreateInstance<AlertDelivery>(_proxy.Host.Services, slow).DeliverDueAsync(CancellationToken.None);
+
+        Assert.Equal((1, 1), (second!.Delivered, first.Failed));
+        JsonElement record = Assert.Single(await AlertsAsync(root));
+        Assert.Equal("delivered", record.Str("delivery_state"));
+        _proxy.Host.Time.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(new DeliveryReport(0, 0, 0), await NewDeliveryInstance().DeliverDueAsync(CancellationToken.None));
+        Assert.Single(_webhook.Received);
+    }
+
+    [Fact]
+    public async Task TheLease_RunsFromEachClaim_NotFromTheStartOfARunWithSlowSends()
+    {
+        using HttpClient root = _proxy.Host.Client();
+        await root.PutAsJsonAsync("/v1/budgets/acme:", new { daily_usd = 10, alert_thresholds = new[] { 0.5, 0.9 } });
+        await ChargeAsync(Stripe(await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-7", "stripe", "POST /v1/payment_intents")), 950);
+
+        // The first send takes most of a lease; during the second, another instance runs: the second alert's lease,
+        // taken when it was claimed, still holds, so that instance sends nothing.
+        DeliveryReport? other = null;
+        int sends = 0;
+        var slow = new ScriptedSender(async () =>
+        {
+            if (++sends == 1)
+            {
+                _proxy.Host.Time.Advance(AlertDelivery.Lease - TimeSpan.FromSeconds(10));
+            }
+            else
+            {
+                _proxy.Host.Time.Advance(TimeSpan.FromSeconds(30));
+                other = await NewDeliveryInstance().DeliverDueAsync(CancellationToken.None);
+            }
+
+            return "the webhook timed out";
+        });
+        DeliveryReport run = await ActivatorUtilities.CreateInstance<AlertDelivery>(_proxy.Host.Services, slow).DeliverDueAsync(CancellationToken.None);
+
+        Assert.Equal(2, run.Failed);
+        Assert.Equal(new DeliveryReport(0, 0, 0), other);
+        Assert.Empty(_webhook.Received);
+    }
+
+    [Fact]
     public async Task ConcurrentDeliverers_SendEachAlertOnce_AndLoopBreakerTripsAreDeliveredToo()
     {
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:run-5", "stripe", "POST /v1/payment_intents");
@@ -215,4 +272,12 @@ public sealed class AlertTests : IAsyncLifetime
         ApiBase = (host ?? _proxy).ProxyBase("stripe").ToString().TrimEnd('/'),
         HttpClient = new SystemNetHttpClient(maxNetworkRetries: 0, enableTelemetry: false),
     });
+
+    /// <summary>A webhook whose every send runs a script (advance the clock, let another instance run) and returns its outcome.</summary>
+    private sealed class ScriptedSender(Func<Task<string?>> send) : IAlertSender
+    {
+        public bool IsConfigured => true;
+
+        public Task<string?> SendAsync(Alert alert, string body, CancellationToken cancellationToken) => send();
+    }
 }
