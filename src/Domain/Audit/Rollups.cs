@@ -1,4 +1,5 @@
 using System.Globalization;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Common;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
@@ -34,7 +35,7 @@ public interface IRollupStore
 /// Daily rollups: a day's audit rows aggregated per tenant at every level (tenant, agent type, feature,
 /// run, label) × vendor. Re-runnable for any date; the rows depend only on the audit rows.
 /// </summary>
-public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys, TimeProvider time)
+public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys, IActivityIndex activity, TimeProvider time)
 {
     public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
 
@@ -68,12 +69,17 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
         return [.. rolled];
     }
 
-    /// <summary>After a cost changed at <paramref name="at"/> (a late settlement): re-rolls that day if it is already closed.</summary>
+    /// <summary>
+    /// After a cost changed at <paramref name="at"/> (a late settlement): if that day is already closed, marks it dirty
+    /// and re-rolls it. The mark comes first and stays until the nightly run has re-rolled and re-exported the day, so
+    /// a refresh that fails here, or a day older than the export's usual look-back, is still picked up.
+    /// </summary>
     public async Task RefreshClosedDayAsync(string tenant, DateTimeOffset at, CancellationToken cancellationToken)
     {
         DateOnly day = DateOnly.FromDateTime(at.UtcDateTime);
         if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
         {
+            await activity.MarkDirtyAsync(tenant, day, cancellationToken);
             await RunAsync(tenant, day, cancellationToken);
         }
     }

@@ -1,6 +1,7 @@
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
@@ -57,7 +58,8 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<OperatorAuditService>();
         AddSecrets(services, configuration);
         services.TryAddSingleton<TableAuditLog>();
-        services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<TableAuditLog>());
+        services.TryAddSingleton<IActivityIndex, TableActivityIndex>();
+        services.TryAddSingleton<IAuditLog>(sp => new ActivityRecordingAuditLog(sp.GetRequiredService<TableAuditLog>(), sp.GetRequiredService<IActivityIndex>()));
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditLog>());
         services.TryAddSingleton<AuditQueryService>();
         services.TryAddSingleton<SpendQueryService>();
