@@ -35,7 +35,8 @@ public interface IRollupStore
 /// Daily rollups: a day's audit rows aggregated per tenant at every level (tenant, agent type, feature,
 /// run, label) × vendor. Re-runnable for any date; the rows depend only on the audit rows.
 /// </summary>
-public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys, IActivityIndex activity, TimeProvider time)
+public sealed class RollupService(
+    IAuditReader reader, IRollupStore store, IMonthRollupStore months, IVaultKeyStore keys, IActivityIndex activity, ReportOptions reports, TimeProvider time)
 {
     public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
 
@@ -121,15 +122,20 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
                     g.Count(r => r.Outcome == AuditOutcome.Denied))));
         }
 
-        // Written even when empty: the completion marker tells the spend query the day needs no audit read.
+        // Written even when empty: the completion marker tells the spend query the day needs no audit read. The month
+        // copy follows, so the spend query reads a tenant's month in one partition.
         await store.ReplaceAsync(tenant, date, rollups, cancellationToken);
+        await months.ReplaceDayAsync(tenant, date, rollups, cancellationToken);
         return rollups.Count;
     }
 
     public async Task<IReadOnlyList<Rollup>> ListAsync(OperatorPrincipal caller, DateOnly date, CancellationToken cancellationToken)
     {
-        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant] : await keys.TenantsAsync(cancellationToken);
-        IReadOnlyList<Rollup>[] lists = await Task.WhenAll(tenants.Select(t => store.ListAsync(t, date, cancellationToken)));
+        // Root: only the tenants active that day can have rollups for it.
+        IReadOnlyList<string> tenants = caller.Tenant is not null
+            ? [caller.Tenant]
+            : [.. (await activity.ActiveAsync(date, date, cancellationToken)).Select(a => a.Tenant).Distinct().Order(StringComparer.Ordinal)];
+        IReadOnlyList<Rollup>[] lists = await Bounded.SelectAsync(tenants, reports.MaxStorageRequestsInFlight, (t, ct) => store.ListAsync(t, date, ct), cancellationToken);
         return [.. lists.SelectMany(l => l)];
     }
 

@@ -31,6 +31,11 @@ public static class KeybrakeServiceCollectionExtensions
                 "Tables__Prefix must be 1-20 letters and digits, starting with a letter.")
             .ValidateOnStart();
         services.AddOptions<KeyLimits>().Bind(configuration.GetSection("Keys")).ValidateOnStart();
+        services.AddOptions<ReportOptions>()
+            .Bind(configuration.GetSection("Reports"))
+            .Validate(o => o.MaxStorageRequestsInFlight is >= 1 and <= 1000, "Reports__MaxStorageRequestsInFlight must be 1-1000.")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<ReportOptions>>().Value);
 
         services.TryAddSingleton(sp =>
         {
@@ -64,6 +69,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<AuditQueryService>();
         services.TryAddSingleton<SpendQueryService>();
         services.TryAddSingleton<IRollupStore, TableRollupStore>();
+        services.TryAddSingleton<IMonthRollupStore, TableMonthRollupStore>();
         services.TryAddSingleton<RollupService>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);
