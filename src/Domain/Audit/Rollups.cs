@@ -1,7 +1,6 @@
 using System.Globalization;
 using Keybrake.Domain.Activity;
 using Keybrake.Domain.Common;
-using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
 
 namespace Keybrake.Domain.Audit;
@@ -36,7 +35,7 @@ public interface IRollupStore
 /// run, label) × vendor. Re-runnable for any date; the rows depend only on the audit rows.
 /// </summary>
 public sealed class RollupService(
-    IAuditReader reader, IRollupStore store, IMonthRollupStore months, IVaultKeyStore keys, IActivityIndex activity, ReportOptions reports, TimeProvider time)
+    IAuditReader reader, IRollupStore store, IMonthRollupStore months, IActivityIndex activity, ReportOptions reports, TimeProvider time)
 {
     public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
 
@@ -48,26 +47,27 @@ public sealed class RollupService(
     public const int CatchUpDays = 35;
 
     /// <summary>
-    /// The nightly run: re-rolls yesterday for every tenant, and rolls every earlier day of the last
-    /// <see cref="CatchUpDays"/> that has no complete rollup yet. Returns the days rolled for any tenant.
+    /// The nightly run, from the activity index alone: rolls every active tenant-day of the last <see cref="CatchUpDays"/>
+    /// not yet rolled (yesterday's, and any a missed run left), and every closed tenant-day marked dirty by a late change.
+    /// Tenants without activity cost nothing. Returns the tenant-days rolled.
     /// </summary>
-    public async Task<IReadOnlyList<DateOnly>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TenantDay>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
     {
-        var rolled = new SortedSet<DateOnly>();
-        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        IReadOnlyList<TenantDay> unrolled = await activity.UnrolledAsync(today.AddDays(-CatchUpDays), today.AddDays(-1), cancellationToken);
+        IReadOnlyList<DirtyMark> dirty = [.. (await activity.DirtyAsync(cancellationToken)).Where(m => m.TenantDay.Day < today)];
+        await Bounded.SelectAsync(unrolled, reports.MaxStorageRequestsInFlight, async (tenantDay, ct) =>
         {
-            for (int back = 1; back <= CatchUpDays; back++)
-            {
-                DateOnly day = today.AddDays(-back);
-                if (back == 1 || !await store.IsCompleteAsync(tenant, day, cancellationToken))
-                {
-                    await RunAsync(tenant, day, cancellationToken);
-                    rolled.Add(day);
-                }
-            }
-        }
-
-        return [.. rolled];
+            await RunAsync(tenantDay.Tenant, tenantDay.Day, ct);
+            await activity.MarkRolledAsync(tenantDay, ct);
+            return tenantDay;
+        }, cancellationToken);
+        await Bounded.SelectAsync(dirty, reports.MaxStorageRequestsInFlight, async (mark, ct) =>
+        {
+            // Cleared only if not marked again meanwhile: a change that raced this re-roll is rolled next night.
+            await RunAsync(mark.TenantDay.Tenant, mark.TenantDay.Day, ct);
+            return await activity.ClearDirtyAsync(mark, ct);
+        }, cancellationToken);
+        return [.. unrolled.Concat(dirty.Select(m => m.TenantDay)).Distinct()];
     }
 
     /// <summary>
@@ -85,25 +85,18 @@ public sealed class RollupService(
         }
     }
 
+    /// <summary>Re-rolls a day for every tenant active on it (the others have nothing to roll).</summary>
     public async Task<int> RunAsync(DateOnly date, CancellationToken cancellationToken)
     {
-        int written = 0;
-        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
-        {
-            written += await RunAsync(tenant, date, cancellationToken);
-        }
-
-        return written;
+        EnsureOver(date);
+        IReadOnlyList<TenantDay> active = await activity.ActiveAsync(date, date, cancellationToken);
+        int[] written = await Bounded.SelectAsync(active, reports.MaxStorageRequestsInFlight, (a, ct) => RunAsync(a.Tenant, date, ct), cancellationToken);
+        return written.Sum();
     }
 
     public async Task<int> RunAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
     {
-        // A rollup is written with its completion marker, and catch-up never re-rolls a complete day: rolling a day
-        // still under way would freeze its morning as the whole day (and the export would ship it).
-        if (date >= DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
-        {
-            throw new KeybrakeException(ErrorKind.Conflict, "day_not_over", $"{date:yyyy-MM-dd} is not over yet (UTC): it can be rolled up from 00:00 UTC the day after.");
-        }
+        EnsureOver(date);
 
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
@@ -137,6 +130,18 @@ public sealed class RollupService(
             : [.. (await activity.ActiveAsync(date, date, cancellationToken)).Select(a => a.Tenant).Distinct().Order(StringComparer.Ordinal)];
         IReadOnlyList<Rollup>[] lists = await Bounded.SelectAsync(tenants, reports.MaxStorageRequestsInFlight, (t, ct) => store.ListAsync(t, date, ct), cancellationToken);
         return [.. lists.SelectMany(l => l)];
+    }
+
+    /// <summary>
+    /// A rollup is written with its completion marker, and the nightly run never re-rolls a rolled day: rolling a day
+    /// still under way would freeze its morning as the whole day (and the export would ship it).
+    /// </summary>
+    private void EnsureOver(DateOnly date)
+    {
+        if (date >= DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            throw new KeybrakeException(ErrorKind.Conflict, "day_not_over", $"{date:yyyy-MM-dd} is not over yet (UTC): it can be rolled up from 00:00 UTC the day after.");
+        }
     }
 
     public static DateOnly ParseDate(string? value) =>

@@ -29,8 +29,10 @@ public sealed class TableActivityIndex(KeybrakeTables tables) : IActivityIndex
         }
 
         TableClient table = await tables.GetAsync(KeybrakeTables.Activity, cancellationToken);
-        // An upsert: every instance writes the same row, so racing writers agree and none fails.
-        await table.UpsertEntityAsync(new TableEntity(Month(day), Row(day, tenant)) { ["Tenant"] = tenant }, TableUpdateMode.Replace, cancellationToken);
+        // An upsert: every instance writes the same row, so racing writers agree and none fails. Rolled is written false
+        // (a filter never matches a missing property); a replace after the nightly run only makes it roll the day again.
+        await table.UpsertEntityAsync(
+            new TableEntity(Month(day), Row(day, tenant)) { ["Tenant"] = tenant, ["Rolled"] = false }, TableUpdateMode.Replace, cancellationToken);
         tenants.TryAdd(tenant, 0);
         foreach (DateOnly old in _recorded.Keys.Where(d => d < day.AddDays(-1)))
         {
@@ -39,7 +41,20 @@ public sealed class TableActivityIndex(KeybrakeTables tables) : IActivityIndex
         }
     }
 
-    public async Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
+        ActiveAsync(from, to, onlyUnrolled: false, cancellationToken);
+
+    public Task<IReadOnlyList<TenantDay>> UnrolledAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
+        ActiveAsync(from, to, onlyUnrolled: true, cancellationToken);
+
+    public async Task MarkRolledAsync(TenantDay tenantDay, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Activity, cancellationToken);
+        await table.UpdateEntityAsync(
+            new TableEntity(Month(tenantDay.Day), Row(tenantDay.Day, tenantDay.Tenant)) { ["Rolled"] = true }, ETag.All, TableUpdateMode.Merge, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, bool onlyUnrolled, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Activity, cancellationToken);
         var active = new List<TenantDay>();
@@ -47,6 +62,11 @@ public sealed class TableActivityIndex(KeybrakeTables tables) : IActivityIndex
         {
             string filter = TableClient.CreateQueryFilter(
                 $"PartitionKey eq {Month(first)} and RowKey ge {Day(first) + "|"} and RowKey lt {Day(last) + "|~"}");
+            if (onlyUnrolled)
+            {
+                filter += " and " + TableClient.CreateQueryFilter($"Rolled eq {false}");
+            }
+
             await foreach (TableEntity e in table.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken))
             {
                 active.Add(Parse(e.RowKey));
