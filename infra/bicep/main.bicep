@@ -121,6 +121,9 @@ param alertsWebhookUrl string = ''
 @description('Proxy__StripeHostNames: comma-separated host names on which every /v1 request is a Stripe call (e.g. a custom domain stripe.example.com mapped to the app).')
 param proxyStripeHostNames string = ''
 
+@description('Reports__MaxStorageRequestsInFlight: storage requests one root report or timer run keeps in flight (1-1000; empty: 32).')
+param reportsMaxStorageRequestsInFlight string = ''
+
 @description('Alerts__TimeoutSeconds (1-120).')
 param alertsTimeoutSeconds string = ''
 
@@ -188,6 +191,7 @@ var operatorSettingValues = {
   Proxy__LoopMaxCalls: proxyLoopMaxCalls
   Proxy__LoopWindowSeconds: proxyLoopWindowSeconds
   Proxy__StripeHostNames: proxyStripeHostNames
+  Reports__MaxStorageRequestsInFlight: reportsMaxStorageRequestsInFlight
   Alerts__TimeoutSeconds: alertsTimeoutSeconds
   Export__Target: exportTarget
   Export__BaseUrl: exportBaseUrl

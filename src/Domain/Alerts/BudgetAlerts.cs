@@ -1,4 +1,5 @@
 using System.Globalization;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Common;
@@ -9,16 +10,26 @@ namespace Keybrake.Domain.Alerts;
 /// Budget threshold alerts: each threshold of each budget fires once per period (UTC day or month). The alert
 /// id is prefix + period + threshold, so the timer, the proxy and any number of instances record it once.
 /// </summary>
-public sealed class BudgetAlerts(IBudgetStore budgets, IAuditLog audit, IAlertStore alerts, TimeProvider time)
+public sealed class BudgetAlerts(IBudgetStore budgets, IAuditLog audit, IAlertStore alerts, IActivityIndex activity, TimeProvider time)
 {
-    /// <summary>The timer's sweep: every budget's counters for the current day and month against its thresholds.</summary>
+    /// <summary>
+    /// The timer's sweep: the counters for the current day and month against the thresholds of every budget whose
+    /// counters can have moved or whose thresholds changed: cross-tenant budgets, budgets of tenants active today or
+    /// yesterday (calls, and the reconciler's settlements of them), of tenants with a day marked dirty (a late change),
+    /// and budgets set in the last 24 hours. A tenant with none of these has counters no call has moved: it is skipped.
+    /// </summary>
     public async Task<int> CheckAllAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
+        DateOnly today = DateOnly.FromDateTime(now.UtcDateTime);
+        var moved = new HashSet<string>(
+            (await activity.ActiveAsync(today.AddDays(-1), today, cancellationToken)).Select(a => a.Tenant)
+                .Concat((await activity.DirtyAsync(cancellationToken)).Select(m => m.TenantDay.Tenant)),
+            StringComparer.Ordinal);
         int fired = 0;
         foreach (Budget budget in await budgets.ListAsync(null, cancellationToken))
         {
-            if (budget.AlertThresholds.Count == 0)
+            if (budget.AlertThresholds.Count == 0 || (budget.Scope != "*" && !moved.Contains(budget.Scope) && budget.UpdatedAt < now.AddDays(-1)))
             {
                 continue;
             }

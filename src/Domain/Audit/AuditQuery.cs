@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Common;
-using Keybrake.Domain.Keys;
 using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
 using Keybrake.Domain.Secrets;
@@ -29,7 +29,7 @@ public sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, string? NextCu
 /// Cursors are opaque and signed (HMAC over the caller, the filters and the position), so a forged or
 /// borrowed cursor is refused, never a way into other data.
 /// </summary>
-public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, ISecretProvider secrets, TimeProvider time)
+public sealed class AuditQueryService(IAuditReader reader, IActivityIndex activity, ISecretProvider secrets, ReportOptions options, TimeProvider time)
 {
     public const int MaxLimit = 10_000;
 
@@ -70,15 +70,18 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         (string afterRow, string afterTenant) = position is null ? (RowKeyAt(to.AddTicks(1)) + "~", string.Empty) : (position.Row, position.Tenant);
         string lastRow = RowKeyAt(from.AddTicks(-1));
 
-        IReadOnlyList<string> tenants = await TenantsInScopeAsync(caller, prefix, keys, cancellationToken);
-
         var entries = new List<AuditEntry>();
         DateTimeOffset cursorTime = AuditEntry.TimeOfId(afterRow) ?? to;
+        ILookup<DateOnly, string> activeByDay = (await ActiveInScopeAsync(
+                caller, prefix, DateOnly.FromDateTime(from.UtcDateTime), DateOnly.FromDateTime(cursorTime.UtcDateTime), activity, cancellationToken))
+            .ToLookup(a => a.Day, a => a.Tenant);
         for (DateTimeOffset day = cursorTime.UtcDateTime.Date; day >= from.UtcDateTime.Date && entries.Count < take; day = day.AddDays(-1))
         {
             int need = take - entries.Count;
-            IReadOnlyList<AuditEntry>[] perTenant = await Task.WhenAll(tenants.Select(tenant => reader.ReadAsync(
-                new AuditPartitionQuery(tenant, day, Predecessor(afterRow), lastRow, prefix, vendor, outcome, need + 1), cancellationToken)));
+            IReadOnlyList<AuditEntry>[] perTenant = await Bounded.SelectAsync(
+                [.. activeByDay[DateOnly.FromDateTime(day.UtcDateTime)]], options.MaxStorageRequestsInFlight,
+                (tenant, ct) => reader.ReadAsync(new AuditPartitionQuery(tenant, day, Predecessor(afterRow), lastRow, prefix, vendor, outcome, need + 1), ct),
+                cancellationToken);
             entries.AddRange(perTenant.SelectMany(rows => rows)
                 .Where(e => string.CompareOrdinal(e.Id, afterRow) > 0 || (e.Id == afterRow && string.CompareOrdinal(e.Tenant, afterTenant) > 0))
                 .OrderBy(e => e.Id, StringComparer.Ordinal).ThenBy(e => e.Tenant, StringComparer.Ordinal)
@@ -90,11 +93,21 @@ public sealed class AuditQueryService(IAuditReader reader, IVaultKeyStore keys, 
         return new AuditPage(entries, next);
     }
 
-    /// <summary>The tenants whose partitions a query reads: the caller's own, the one its prefix names, or every tenant the prefix can match.</summary>
-    public static async Task<IReadOnlyList<string>> TenantsInScopeAsync(OperatorPrincipal caller, string prefix, IVaultKeyStore keys, CancellationToken cancellationToken) =>
-        caller.Tenant is not null ? [caller.Tenant]
-        : Label.TenantOfPrefix(prefix) is string named ? [named]
-        : (await keys.TenantsAsync(cancellationToken)).Where(t => t.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(t, StringComparison.Ordinal)).ToList();
+    /// <summary>
+    /// The tenant-days a query reads: those of the caller's own tenant, or of the one its prefix names, or of every tenant the
+    /// prefix can match, taken from the activity index (a tenant-day without activity has no rows to read).
+    /// </summary>
+    public static async Task<IReadOnlyList<TenantDay>> ActiveInScopeAsync(
+        OperatorPrincipal caller, string prefix, DateOnly from, DateOnly to, IActivityIndex activity, CancellationToken cancellationToken)
+    {
+        if ((caller.Tenant ?? Label.TenantOfPrefix(prefix)) is string tenant)
+        {
+            return [.. (await activity.ActiveDaysAsync(tenant, from, to, cancellationToken)).Select(day => new TenantDay(tenant, day))];
+        }
+
+        return [.. (await activity.ActiveAsync(from, to, cancellationToken))
+            .Where(a => a.Tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(a.Tenant, StringComparison.Ordinal))];
+    }
 
     /// <summary>The RowKey a row written at <paramref name="at"/> starts with (inverted ticks sort newest first).</summary>
     public static string RowKeyAt(DateTimeOffset at) =>

@@ -1,6 +1,6 @@
 using System.Globalization;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Common;
-using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
 
 namespace Keybrake.Domain.Audit;
@@ -44,7 +44,8 @@ public interface IRollupStore
 /// Daily rollups: a day's audit rows aggregated per tenant at every level (tenant, agent type, feature,
 /// run, label) × vendor. Re-runnable for any date; the rows depend only on the audit rows.
 /// </summary>
-public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaultKeyStore keys, TimeProvider time)
+public sealed class RollupService(
+    IAuditReader reader, IRollupStore store, IMonthRollupStore months, IActivityIndex activity, ReportOptions reports, TimeProvider time)
 {
     public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
 
@@ -56,57 +57,56 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
     public const int CatchUpDays = 35;
 
     /// <summary>
-    /// The nightly run: re-rolls yesterday for every tenant, and rolls every earlier day of the last
-    /// <see cref="CatchUpDays"/> that has no complete rollup yet. Returns the days rolled for any tenant.
+    /// The nightly run, from the activity index alone: rolls every active tenant-day of the last <see cref="CatchUpDays"/>
+    /// not yet rolled (yesterday's, and any a missed run left), and every closed tenant-day marked dirty by a late change.
+    /// Tenants without activity cost nothing. Returns the tenant-days rolled.
     /// </summary>
-    public async Task<IReadOnlyList<DateOnly>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<TenantDay>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
     {
-        var rolled = new SortedSet<DateOnly>();
-        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        IReadOnlyList<TenantDay> unrolled = await activity.UnrolledAsync(today.AddDays(-CatchUpDays), today.AddDays(-1), cancellationToken);
+        IReadOnlyList<DirtyMark> dirty = [.. (await activity.DirtyAsync(cancellationToken)).Where(m => m.TenantDay.Day < today)];
+        await Bounded.SelectAsync(unrolled, reports.MaxStorageRequestsInFlight, async (tenantDay, ct) =>
         {
-            for (int back = 1; back <= CatchUpDays; back++)
-            {
-                DateOnly day = today.AddDays(-back);
-                if (back == 1 || !await store.IsCompleteAsync(tenant, day, cancellationToken))
-                {
-                    await RunAsync(tenant, day, cancellationToken);
-                    rolled.Add(day);
-                }
-            }
-        }
-
-        return [.. rolled];
+            await RunAsync(tenantDay.Tenant, tenantDay.Day, ct);
+            await activity.MarkRolledAsync(tenantDay, ct);
+            return tenantDay;
+        }, cancellationToken);
+        await Bounded.SelectAsync(dirty, reports.MaxStorageRequestsInFlight, async (mark, ct) =>
+        {
+            // Cleared only if not marked again meanwhile: a change that raced this re-roll is rolled next night.
+            await RunAsync(mark.TenantDay.Tenant, mark.TenantDay.Day, ct);
+            return await activity.ClearDirtyAsync(mark, ct);
+        }, cancellationToken);
+        return [.. unrolled.Concat(dirty.Select(m => m.TenantDay)).Distinct()];
     }
 
-    /// <summary>After a cost changed at <paramref name="at"/> (a late settlement): re-rolls that day if it is already closed.</summary>
+    /// <summary>
+    /// After a cost changed at <paramref name="at"/> (a late settlement): if that day is already closed, marks it dirty
+    /// and re-rolls it. The mark comes first and stays until the nightly run has re-rolled and re-exported the day, so
+    /// a refresh that fails here, or a day older than the export's usual look-back, is still picked up.
+    /// </summary>
     public async Task RefreshClosedDayAsync(string tenant, DateTimeOffset at, CancellationToken cancellationToken)
     {
         DateOnly day = DateOnly.FromDateTime(at.UtcDateTime);
         if (day < DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
         {
+            await activity.MarkDirtyAsync(tenant, day, cancellationToken);
             await RunAsync(tenant, day, cancellationToken);
         }
     }
 
+    /// <summary>Re-rolls a day for every tenant active on it (the others have nothing to roll).</summary>
     public async Task<int> RunAsync(DateOnly date, CancellationToken cancellationToken)
     {
-        int written = 0;
-        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
-        {
-            written += await RunAsync(tenant, date, cancellationToken);
-        }
-
-        return written;
+        EnsureOver(date);
+        IReadOnlyList<TenantDay> active = await activity.ActiveAsync(date, date, cancellationToken);
+        int[] written = await Bounded.SelectAsync(active, reports.MaxStorageRequestsInFlight, (a, ct) => RunAsync(a.Tenant, date, ct), cancellationToken);
+        return written.Sum();
     }
 
     public async Task<int> RunAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
     {
-        // A rollup is written with its completion marker, and catch-up never re-rolls a complete day: rolling a day
-        // still under way would freeze its morning as the whole day (and the export would ship it).
-        if (date >= DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
-        {
-            throw new KeybrakeException(ErrorKind.Conflict, "day_not_over", $"{date:yyyy-MM-dd} is not over yet (UTC): it can be rolled up from 00:00 UTC the day after.");
-        }
+        EnsureOver(date);
 
         // Claimed before the rows are read: a run that reads later (after a settlement) claims later, so the newest
         // claim's snapshot includes every change made before it, and older runs cannot overwrite it.
@@ -117,8 +117,15 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
         IReadOnlyList<Rollup> rollups = Compute(tenant, date, rows);
 
         // Written even when empty: the completion marker tells the spend query the day needs no audit read.
-        // A newer run claimed the day meanwhile: its snapshot stands, this one wrote nothing more.
-        return await store.ReplaceAsync(claim, rollups, cancellationToken) ? rollups.Count : 0;
+        // A newer run claimed the day meanwhile: its snapshot stands, this one wrote nothing more. The month copy
+        // follows (the spend query reads a tenant's month in one partition), fenced by the same claim's version.
+        if (!await store.ReplaceAsync(claim, rollups, cancellationToken))
+        {
+            return 0;
+        }
+
+        await months.ReplaceDayAsync(claim, rollups, cancellationToken);
+        return rollups.Count;
     }
 
     /// <summary>A tenant-day's rollups from its audit rows: what a run writes, and what the consistency check expects.</summary>
@@ -143,9 +150,24 @@ public sealed class RollupService(IAuditReader reader, IRollupStore store, IVaul
 
     public async Task<IReadOnlyList<Rollup>> ListAsync(OperatorPrincipal caller, DateOnly date, CancellationToken cancellationToken)
     {
-        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant] : await keys.TenantsAsync(cancellationToken);
-        IReadOnlyList<Rollup>[] lists = await Task.WhenAll(tenants.Select(t => store.ListAsync(t, date, cancellationToken)));
+        // Root: only the tenants active that day can have rollups for it.
+        IReadOnlyList<string> tenants = caller.Tenant is not null
+            ? [caller.Tenant]
+            : [.. (await activity.ActiveAsync(date, date, cancellationToken)).Select(a => a.Tenant).Distinct().Order(StringComparer.Ordinal)];
+        IReadOnlyList<Rollup>[] lists = await Bounded.SelectAsync(tenants, reports.MaxStorageRequestsInFlight, (t, ct) => store.ListAsync(t, date, ct), cancellationToken);
         return [.. lists.SelectMany(l => l)];
+    }
+
+    /// <summary>
+    /// A rollup is written with its completion marker, and the nightly run never re-rolls a rolled day: rolling a day
+    /// still under way would freeze its morning as the whole day (and the export would ship it).
+    /// </summary>
+    private void EnsureOver(DateOnly date)
+    {
+        if (date >= DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime))
+        {
+            throw new KeybrakeException(ErrorKind.Conflict, "day_not_over", $"{date:yyyy-MM-dd} is not over yet (UTC): it can be rolled up from 00:00 UTC the day after.");
+        }
     }
 
     public static DateOnly ParseDate(string? value) =>

@@ -1,5 +1,5 @@
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Common;
-using Keybrake.Domain.Keys;
 using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
 
@@ -18,11 +18,13 @@ public sealed record SpendGroup(IReadOnlyList<string> Keys, long GrossMicros, lo
 public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPartitions, int AuditPartitions, long EntitiesRead);
 
 /// <summary>
-/// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor. Whole closed days with a
-/// complete rollup are read from their rollup rows at the level the grouping needs; today, partial days and
-/// days not yet rolled up from their audit rows. Both carry the label path, so every grouping is exact.
+/// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor. Only tenant-days in the activity
+/// index are read, so a root report costs what was active in its window, not what was ever registered. Whole closed
+/// days with a complete rollup are read from the month-partitioned rollups (one read per tenant and month) at the
+/// level the grouping needs; today, partial days and days not yet rolled up from their audit rows. Both carry the
+/// label path, so every grouping is exact. Reads are queued at most <see cref="ReportOptions.MaxStorageRequestsInFlight"/> at once.
 /// </summary>
-public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups, IVaultKeyStore keys, TimeProvider time)
+public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore months, IActivityIndex activity, ReportOptions options, TimeProvider time)
 {
     public static IReadOnlyList<string> Dimensions { get; } = ["tenant", "agent_type", "feature", "run", "label", "vendor"];
 
@@ -52,20 +54,28 @@ public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups,
             throw KeybrakeException.Invalid("since", "must not be after until, and the window may span at most 92 days.");
         }
 
-        IReadOnlyList<string> tenants = await AuditQueryService.TenantsInScopeAsync(caller, prefix, keys, cancellationToken);
-        var days = new List<DateTimeOffset>();
-        for (DateTime day = from.UtcDateTime.Date; day <= to.UtcDateTime.Date; day = day.AddDays(1))
-        {
-            days.Add(new DateTimeOffset(day, TimeSpan.Zero));
-        }
+        DateOnly today = DateOnly.FromDateTime(now.UtcDateTime);
+        IReadOnlyList<TenantDay> active = await AuditQueryService.ActiveInScopeAsync(
+            caller, prefix, DateOnly.FromDateTime(from.UtcDateTime), DateOnly.FromDateTime(to.UtcDateTime), activity, cancellationToken);
+        bool WholeClosedDay(DateOnly day) =>
+            useRollups && day < today && from <= Start(day) && to >= Start(day.AddDays(1)).AddTicks(-1);
 
-        DateTimeOffset today = new(now.UtcDateTime.Date, TimeSpan.Zero);
-        (IReadOnlyList<Row> Rows, bool FromRollup, long Entities)[] parts = await Task.WhenAll(
-            days.SelectMany(day => tenants.Select(tenant => ReadTenantDayAsync(
-                tenant, day, from, to, prefix, vendor, dimensions, useRollups && day < today && from <= day && to >= day.AddDays(1).AddTicks(-1), cancellationToken))));
+        // Whole closed days first, one month-partition read per tenant and month; what they do not cover is read from audit rows.
+        var monthReads = active.Where(a => WholeClosedDay(a.Day))
+            .GroupBy(a => (a.Tenant, Month: new DateOnly(a.Day.Year, a.Day.Month, 1)))
+            .Select(g => (g.Key.Tenant, From: g.Min(a => a.Day), To: g.Max(a => a.Day), Days: g.Select(a => a.Day).ToList()))
+            .ToList();
+        (IReadOnlyList<Row> Rows, List<DateOnly> Covered, int Entities)[] rolled = await Bounded.SelectAsync(
+            monthReads, options.MaxStorageRequestsInFlight,
+            (m, ct) => ReadMonthAsync(m.Tenant, m.From, m.To, m.Days, prefix, vendor, dimensions, ct), cancellationToken);
+        var covered = new HashSet<TenantDay>(monthReads.Zip(rolled).SelectMany(p => p.Second.Covered.Select(d => new TenantDay(p.First.Tenant, d))));
+
+        List<TenantDay> fromAudit = [.. active.Where(a => !covered.Contains(a))];
+        (IReadOnlyList<Row> Rows, int Entities)[] audited = await Bounded.SelectAsync(
+            fromAudit, options.MaxStorageRequestsInFlight, (a, ct) => ReadAuditDayAsync(a, from, to, prefix, vendor, ct), cancellationToken);
 
         var groups = new Dictionary<string, (string[] Keys, long Gross, long Refunds, long Fee, int Calls, int Denied)>(StringComparer.Ordinal);
-        foreach (Row row in parts.SelectMany(p => p.Rows))
+        foreach (Row row in rolled.SelectMany(p => p.Rows).Concat(audited.SelectMany(p => p.Rows)))
         {
             string[] key = dimensions.Select(d => KeyOf(row, d)).ToArray();
             string id = string.Join('\u001f', key);
@@ -77,36 +87,44 @@ public sealed class SpendQueryService(IAuditReader reader, IRollupStore rollups,
             .Select(g => new SpendGroup(g.Keys, g.Gross, g.Refunds, g.Fee, g.Calls, g.Denied))
             .OrderByDescending(g => g.NetMicros).ThenBy(g => string.Join('|', g.Keys), StringComparer.Ordinal)
             .ToList();
-        return new SpendReport(ordered, parts.Count(p => p.FromRollup), parts.Count(p => !p.FromRollup), parts.Sum(p => p.Entities));
+        return new SpendReport(ordered, covered.Count, fromAudit.Count, rolled.Sum(p => (long)p.Entities) + audited.Sum(p => (long)p.Entities));
     }
 
+    private static DateTimeOffset Start(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+
     /// <summary>
-    /// One tenant-day: its complete rollup when allowed and present, else its audit rows in the window. A prefix
-    /// covering the whole tenant (<c>ac</c>, <c>acme</c>, <c>acme:</c>) reads the whole partition, so the rollup can
-    /// be read at the coarsest level the grouping needs (a few rows a day) rather than per label.
+    /// A tenant's active closed days of one month from its month-partitioned rollup; <c>Covered</c> are the days it had complete.
+    /// A prefix covering the whole tenant (<c>ac</c>, <c>acme</c>, <c>acme:</c>) reads the rollup at the coarsest level the grouping
+    /// needs (a few rows a day) rather than per label.
     /// </summary>
-    private async Task<(IReadOnlyList<Row> Rows, bool FromRollup, long Entities)> ReadTenantDayAsync(
-        string tenant, DateTimeOffset day, DateTimeOffset from, DateTimeOffset to, string prefix, string? vendor, string[] dimensions, bool closedDay,
-        CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<Row> Rows, List<DateOnly> Covered, int Entities)> ReadMonthAsync(
+        string tenant, DateOnly first, DateOnly last, List<DateOnly> days, string prefix, string? vendor, string[] dimensions, CancellationToken cancellationToken)
     {
         bool wholeTenant = tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenant + ":";
-        string keyPrefix = wholeTenant ? string.Empty : prefix;
         string level = wholeTenant ? RollupService.CoarsestLevelFor(dimensions) : "label";
-        if (closedDay && await rollups.ReadLevelAsync(tenant, DateOnly.FromDateTime(day.UtcDateTime), level, keyPrefix, vendor, cancellationToken) is { } rolled)
-        {
-            return (rolled.Rows.Select(r => new Row(tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied)).ToList(), true, rolled.EntitiesRead);
-        }
+        MonthRollupRead read = await months.ReadAsync(tenant, first, last, level, wholeTenant ? string.Empty : prefix, vendor, cancellationToken);
+        List<DateOnly> covered = [.. days.Where(read.Days.ContainsKey)];
+        return ([.. covered.SelectMany(d => read.Days[d]).Select(r => new Row(tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied))],
+            covered, read.EntitiesRead);
+    }
+
+    /// <summary>One tenant-day's audit rows inside the window.</summary>
+    private async Task<(IReadOnlyList<Row> Rows, int Entities)> ReadAuditDayAsync(
+        TenantDay tenantDay, DateTimeOffset from, DateTimeOffset to, string prefix, string? vendor, CancellationToken cancellationToken)
+    {
+        bool wholeTenant = tenantDay.Tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenantDay.Tenant + ":";
 
         // RowKeys are inverted ticks plus a suffix: "~" after the tick digits sorts above every row of that tick.
         string newest = AuditQueryService.RowKeyAt(to.AddTicks(1)) + "~";
         string oldest = AuditQueryService.RowKeyAt(from.AddTicks(-1));
         IReadOnlyList<AuditEntry> entries = await reader.ReadAsync(
-            new AuditPartitionQuery(tenant, day, newest, oldest, keyPrefix, vendor, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
+            new AuditPartitionQuery(tenantDay.Tenant, Start(tenantDay.Day), newest, oldest, wholeTenant ? string.Empty : prefix, vendor, null, int.MaxValue, SpendColumnsOnly: true),
+            cancellationToken);
         return (entries.Select(e =>
         {
             bool denied = e.Outcome == AuditOutcome.Denied;
             return new Row(e.Tenant, e.Label, e.Vendor, Math.Max(0, e.CostMicros), Math.Max(0, -e.CostMicros), e.FeeMicros ?? 0, denied ? 0 : 1, denied ? 1 : 0);
-        }).ToList(), false, entries.Count);
+        }).ToList(), entries.Count);
     }
 
     /// <summary>

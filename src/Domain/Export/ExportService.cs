@@ -1,3 +1,4 @@
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
@@ -42,6 +43,7 @@ public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 
 public sealed class ExportService(
     IRollupStore rollups,
     IVaultKeyStore keys,
+    IActivityIndex activity,
     ITenantBillingStore billing,
     IExportOutbox outbox,
     IMeterSender sender,
@@ -62,7 +64,7 @@ public sealed class ExportService(
     /// <summary>The configured <see cref="ExportOptions.Target"/>.</summary>
     public string Target => options.Target;
 
-    /// <summary>Records the day's events for every tenant, then sends whatever is due.</summary>
+    /// <summary>Records the day's events for every tenant active that day (no other has a rollup to export), then sends whatever is due.</summary>
     public async Task<ExportReport> RunAsync(DateOnly day, CancellationToken cancellationToken)
     {
         if (_meter is null)
@@ -76,9 +78,9 @@ public sealed class ExportService(
         }
 
         ExportReport report = new("exported");
-        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        foreach (TenantDay active in await activity.ActiveAsync(day, day, cancellationToken))
         {
-            report = report.Add(await RecordAsync(tenant, day, cancellationToken));
+            report = report.Add(await RecordAsync(active.Tenant, day, cancellationToken));
         }
 
         return report.Add(await SendDueAsync(cancellationToken));

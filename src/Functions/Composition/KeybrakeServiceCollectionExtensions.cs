@@ -1,6 +1,7 @@
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Operators;
@@ -30,6 +31,11 @@ public static class KeybrakeServiceCollectionExtensions
                 "Tables__Prefix must be 1-20 letters and digits, starting with a letter.")
             .ValidateOnStart();
         services.AddOptions<KeyLimits>().Bind(configuration.GetSection("Keys")).ValidateOnStart();
+        services.AddOptions<ReportOptions>()
+            .Bind(configuration.GetSection("Reports"))
+            .Validate(o => o.MaxStorageRequestsInFlight is >= 1 and <= 1000, "Reports__MaxStorageRequestsInFlight must be 1-1000.")
+            .ValidateOnStart();
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<ReportOptions>>().Value);
 
         services.TryAddSingleton(sp =>
         {
@@ -57,11 +63,13 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<OperatorAuditService>();
         AddSecrets(services, configuration);
         services.TryAddSingleton<TableAuditLog>();
-        services.TryAddSingleton<IAuditLog>(sp => sp.GetRequiredService<TableAuditLog>());
+        services.TryAddSingleton<IActivityIndex, TableActivityIndex>();
+        services.TryAddSingleton<IAuditLog>(sp => new ActivityRecordingAuditLog(sp.GetRequiredService<TableAuditLog>(), sp.GetRequiredService<IActivityIndex>()));
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditLog>());
         services.TryAddSingleton<AuditQueryService>();
         services.TryAddSingleton<SpendQueryService>();
         services.TryAddSingleton<IRollupStore, TableRollupStore>();
+        services.TryAddSingleton<IMonthRollupStore, TableMonthRollupStore>();
         services.TryAddSingleton<RollupService>();
 
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<KeyLimits>>().Value);

@@ -21,9 +21,11 @@ public sealed class KeybrakeTables(TableServiceClient service, TableOptions opti
     public const string Exports = "exports";
     public const string Owners = "owners";
     public const string OperatorAudit = "operatoraudit";
+    public const string Activity = "activity";
+    public const string RollupMonths = "rollupmonths";
 
     /// <summary>Every table the app uses, so a vanished one can be re-created (<see cref="MissingTableHealer"/>).</summary>
-    public static readonly IReadOnlyList<string> All = [Keys, Tokens, Audit, Budgets, Settings, Tenants, Alerts, Rollups, Exports, OperatorAudit, Owners];
+    public static readonly IReadOnlyList<string> All = [Keys, Tokens, Audit, Budgets, Settings, Tenants, Alerts, Rollups, Exports, OperatorAudit, Owners, Activity, RollupMonths];
 
     private readonly ConcurrentDictionary<string, Lazy<Task<TableClient>>> _tables = new(StringComparer.Ordinal);
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Alerts;
 
 namespace Keybrake.Infrastructure.Storage;
@@ -10,7 +11,7 @@ namespace Keybrake.Infrastructure.Storage;
 /// alert's idempotent id. The delivery queue (outbox) is partition <see cref="Queue"/> of the same table, one row
 /// per undelivered alert with all its fields (RowKey <c>{tenant}|{id}</c>), so the due ones are one partition read.
 /// </summary>
-public sealed class TableAlertStore(KeybrakeTables tables) : IAlertStore
+public sealed class TableAlertStore(KeybrakeTables tables, IActivityIndex activity) : IAlertStore
 {
     // Tenants are [a-z0-9-], so '~' can never name one.
     private const string Queue = "~queue";
@@ -18,6 +19,13 @@ public sealed class TableAlertStore(KeybrakeTables tables) : IAlertStore
     public async Task<bool> RecordAsync(Alert alert, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Alerts, cancellationToken);
+        if (alert.Tenant != "*")
+        {
+            // Root's alert list reads only tenants active in its window: an alert counts as activity on the day it fired.
+            // (Cross-tenant alerts, "*", are always read.)
+            await activity.RecordAsync(alert.Tenant, DateOnly.FromDateTime(alert.FiredAt.UtcDateTime), cancellationToken);
+        }
+
         await AddIfAbsentAsync(table, ToEntity(Queue, alert.Tenant + "|" + alert.Id, alert), cancellationToken);
 
         // Fired already (another call or instance) when the record exists: the first record stands.

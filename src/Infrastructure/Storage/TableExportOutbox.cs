@@ -9,9 +9,16 @@ namespace Keybrake.Infrastructure.Storage;
 /// The export outbox in table <c>{prefix}exports</c>: PartitionKey = tenant, RowKey
 /// <c>{yyyy-MM-dd}|{target}|{sequence:D4}</c>, so a tenant-day's rows are one range read and a new
 /// sequence is claimed by inserting it (409 = taken).
+/// Beside them, a due index keyed by time: partition <c>~due|{target}</c>, RowKey <c>{next attempt, ticks D19}|{tenant}|{row}</c>,
+/// one entry per pending attempt, so a send run reads only what is due instead of filtering the whole table. An
+/// entry is written before the row it points at changes, and the row decides: an entry whose row is no longer
+/// pending, or is pending for a later time, is stale and deleted when it comes due.
 /// </summary>
 public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
 {
+    // Tenants are [a-z0-9-], so '~' can never name one.
+    private const string DuePrefix = "~due|";
+
     public async Task<IReadOnlyList<ExportRecord>> ListAsync(string tenant, DateOnly day, string? target, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Exports, cancellationToken);
@@ -45,6 +52,7 @@ public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
             ["RecordedAt"] = record.RecordedAt,
         };
         SetDelivery(entity, record);
+        await IndexDueAsync(table, record, cancellationToken);
         try
         {
             await table.AddEntityAsync(entity, cancellationToken);
@@ -59,15 +67,31 @@ public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
     public async Task<IReadOnlyList<ExportRecord>> DueAsync(string target, DateTimeOffset now, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Exports, cancellationToken);
-        var rows = new List<ExportRecord>();
-        await foreach (TableEntity e in table.QueryAsync<TableEntity>(
-                           TableClient.CreateQueryFilter($"Status eq {ExportStatus.Pending} and Target eq {target} and NextAttemptAt le {now}"),
-                           cancellationToken: cancellationToken))
+        var rows = new Dictionary<(string Tenant, string Row), ExportRecord>();
+        string upTo = Ticks(now) + "|~";
+        await foreach (TableEntity entry in table.QueryAsync<TableEntity>(
+                           TableClient.CreateQueryFilter($"PartitionKey eq {DuePrefix + target} and RowKey lt {upTo}"), cancellationToken: cancellationToken))
         {
-            rows.Add(FromEntity(e));
+            string tenant = entry.GetString("Tenant");
+            string row = entry.GetString("Row");
+            if (rows.ContainsKey((tenant, row)))
+            {
+                continue;
+            }
+
+            NullableResponse<TableEntity> current = await table.GetEntityIfExistsAsync<TableEntity>(tenant, row, cancellationToken: cancellationToken);
+            ExportRecord? record = current.HasValue ? FromEntity(current.Value!) : null;
+            if (record is { Status: ExportStatus.Pending } && record.NextAttemptAt <= now)
+            {
+                rows[(tenant, row)] = record;
+                continue;
+            }
+
+            // Stale: sent, rejected, or rescheduled (its current entry is later than now). The row keeps its live entry, if any.
+            await table.DeleteEntityAsync(entry.PartitionKey, entry.RowKey, ETag.All, cancellationToken);
         }
 
-        return [.. rows.OrderBy(r => r.RecordedAt).ThenBy(r => r.Tenant, StringComparer.Ordinal).ThenBy(r => r.Sequence)];
+        return [.. rows.Values.OrderBy(r => r.RecordedAt).ThenBy(r => r.Tenant, StringComparer.Ordinal).ThenBy(r => r.Sequence)];
     }
 
     public async Task<bool> UpdateDeliveryAsync(ExportRecord record, CancellationToken cancellationToken)
@@ -77,6 +101,7 @@ public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
         // A merge of the delivery columns only: the event itself (id, customer, value, timestamp) is never rewritten.
         var patch = new TableEntity(record.Tenant, RowKey(record));
         SetDelivery(patch, record);
+        await IndexDueAsync(table, record, cancellationToken);
         try
         {
             await table.UpdateEntityAsync(patch, new ETag(record.Version!), TableUpdateMode.Merge, cancellationToken);
@@ -87,6 +112,22 @@ public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
             return false;
         }
     }
+
+    /// <summary>The due entry of a pending attempt, written before the row that it points at (see the class remarks).</summary>
+    private static async Task IndexDueAsync(TableClient table, ExportRecord record, CancellationToken cancellationToken)
+    {
+        if (record.Status != ExportStatus.Pending)
+        {
+            return;
+        }
+
+        string row = RowKey(record);
+        await table.UpsertEntityAsync(
+            new TableEntity(DuePrefix + record.Target, Ticks(record.NextAttemptAt) + "|" + record.Tenant + "|" + row) { ["Tenant"] = record.Tenant, ["Row"] = row },
+            TableUpdateMode.Replace, cancellationToken);
+    }
+
+    private static string Ticks(DateTimeOffset at) => at.UtcTicks.ToString("D19", CultureInfo.InvariantCulture);
 
     private static void SetDelivery(TableEntity entity, ExportRecord record)
     {

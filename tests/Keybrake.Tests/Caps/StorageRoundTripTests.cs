@@ -3,6 +3,7 @@ using Azure.Core;
 using Azure.Core.Pipeline;
 using Azure.Data.Tables;
 using Keybrake.Domain.Proxy;
+using Keybrake.Infrastructure.Storage;
 using Keybrake.Sandbox;
 using Keybrake.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,18 +16,16 @@ namespace Keybrake.Tests.Caps;
 public sealed class StorageRoundTripTests
 {
     [Fact]
-    public async Task WarmStripeCharge_CostsTwoStorageRoundTrips_AcrossKeyCacheExpiry_IdleKeyOneMore()
+    public async Task WarmStripeCharge_CostsTwoStorageRoundTrips_AcrossKeyCacheExpiry_IdleKeyOneMore_NewTenantDayOneMore()
     {
-        var counter = new CountingPolicy();
+        var counter = new StorageRequestCounter();
         await using FakeVendors vendors = await FakeVendors.StartAsync();
         var settings = new Dictionary<string, string?>(vendors.ProxyConfiguration());
         await using KeybrakeHost host = await KeybrakeHost.StartAsync(settings, configureServices: services =>
         {
-            var options = new TableClientOptions();
-            options.AddPolicy(counter, HttpPipelinePosition.PerRetry);
-            services.Replace(ServiceDescriptor.Singleton(new TableServiceClient(TestStorage.ConnectionString, options)));
+            services.Replace(ServiceDescriptor.Singleton(counter.Client()));
         });
-        JsonElement key = await host.IssueKeyAsync("acme:billing-agent:checkout:rt-1", "stripe", cap: 500m, endpoints: ["POST /v1/payment_intents"]);
+        JsonElement key = await host.IssueKeyAsync("acme:billing-agent:checkout:rt-1", "stripe", cap: 500m, endpoints: ["POST /v1/payment_intents"], ttl: "2d");
         StripeClient stripe = Client(host, key.Str("key"));
 
         await ChargeAsync(stripe, 100);
@@ -54,11 +53,26 @@ public sealed class StorageRoundTripTests
         await ChargeAsync(stripe, 105);
         int idleKey = counter.Count;
 
+        // The first call of a new UTC day also notes the tenant-day in the activity index (one write, once per instance;
+        // the key and the budgets are read again too, their caches having expired).
+        host.Time.Advance(TimeSpan.FromDays(1));
+        counter.Reset();
+        await ChargeAsync(stripe, 106);
+        int newDay = counter.Count;
+        string newDaySent = counter.Sent;
+        counter.Reset();
+        await ChargeAsync(stripe, 107);
+        int newDayWarm = counter.Count;
+
         Assert.Equal(2, warm);
         Assert.Equal(2, warmAgain);
         Assert.Equal(3, halfLife);
         Assert.Equal(2, pastFirstLifetime);
         Assert.Equal(3, idleKey);
+        Assert.True(newDay == 6 && newDaySent.Split("; ").Count(r => r.Contains(host.TablePrefix + "activity", StringComparison.Ordinal)) == 1, $"{newDay} requests: {newDaySent}");
+        Assert.Equal(2, newDayWarm);
+        List<string> active = [.. (await TestStorage.AllEntitiesAsync(host.TablePrefix + KeybrakeTables.Activity)).Select(e => e.PartitionKey + "/" + e.RowKey)];
+        Assert.Equal(["2026-11/2026-11-02|acme", "2026-11/2026-11-03|acme"], active.Order());
     }
 
     [Fact]
@@ -107,15 +121,4 @@ public sealed class StorageRoundTripTests
 
     private static Task<PaymentIntent> ChargeAsync(StripeClient stripe, long amount) =>
         stripe.V1.PaymentIntents.CreateAsync(new PaymentIntentCreateOptions { Amount = amount, Currency = "usd", Confirm = true, PaymentMethod = "pm_card_visa" });
-
-    private sealed class CountingPolicy : HttpPipelineSynchronousPolicy
-    {
-        private int _count;
-
-        public int Count => Volatile.Read(ref _count);
-
-        public void Reset() => Interlocked.Exchange(ref _count, 0);
-
-        public override void OnSendingRequest(HttpMessage message) => Interlocked.Increment(ref _count);
-    }
 }
