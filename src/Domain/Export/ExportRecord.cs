@@ -69,6 +69,12 @@ public static class ExportStatus
 
     /// <summary>The meter refused the event for good (a 4xx other than a duplicate or a rate limit).</summary>
     public const string Rejected = "rejected";
+
+    /// <summary>
+    /// Retries stopped before the meter's duplicate window could end: an attempt may have landed without its answer,
+    /// and a resend after the window would count twice. An operator checks the meter and decides.
+    /// </summary>
+    public const string Held = "held";
 }
 
 public static class ExportKinds

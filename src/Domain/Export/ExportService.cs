@@ -12,7 +12,7 @@ public interface IMeterSender
 }
 
 /// <summary>What an export run did. <see cref="State"/>: <c>exported</c>, <c>disabled</c> (target none) or <c>day_open</c>.</summary>
-public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 0, int Unmapped = 0, int Sent = 0, int Retrying = 0, int Rejected = 0)
+public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 0, int Unmapped = 0, int Sent = 0, int Retrying = 0, int Rejected = 0, int Held = 0)
 {
     public ExportReport Add(ExportReport other) => this with
     {
@@ -22,6 +22,7 @@ public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 
         Sent = Sent + other.Sent,
         Retrying = Retrying + other.Retrying,
         Rejected = Rejected + other.Rejected,
+        Held = Held + other.Held,
     };
 }
 
@@ -51,6 +52,12 @@ public sealed class ExportService(
     TimeProvider time)
 {
     public const long MicrosPerCent = 10_000;
+
+    /// <summary>
+    /// Resends of an event stop this long after it was recorded (its first attempt is at or after that): Stripe keeps
+    /// a meter event identifier unique for at least 24 hours, so a resend within the window is at worst its duplicate.
+    /// </summary>
+    public static readonly TimeSpan SafeResendWindow = TimeSpan.FromHours(23);
 
     /// <summary>First retry after this, doubling per failed attempt up to <see cref="MaxBackoff"/>.</summary>
     public static readonly TimeSpan FirstBackoff = TimeSpan.FromMinutes(10);
@@ -161,12 +168,19 @@ public sealed class ExportService(
                     report = report with { Rejected = report.Rejected + 1 };
                     break;
                 default:
-                    await outbox.UpdateDeliveryAsync(row with
+                    DateTimeOffset next = now + Backoff(row.Attempts + 1);
+                    if (next >= row.RecordedAt + SafeResendWindow)
                     {
-                        Attempts = row.Attempts + 1,
-                        NextAttemptAt = now + Backoff(row.Attempts + 1),
-                        LastError = outcome.Detail,
-                    }, cancellationToken);
+                        await outbox.UpdateDeliveryAsync(row with
+                        {
+                            Status = ExportStatus.Held,
+                            Attempts = row.Attempts + 1,
+                            LastError = outcome.Detail + "; held: a retry would fall past the meter's 24 h duplicate window, check the meter for this event id",
+                        }, cancellationToken);
+                        return report with { Held = report.Held + 1 };
+                    }
+
+                    await outbox.UpdateDeliveryAsync(row with { Attempts = row.Attempts + 1, NextAttemptAt = next, LastError = outcome.Detail }, cancellationToken);
                     return report with { Retrying = report.Retrying + 1 };
             }
         }
@@ -210,7 +224,7 @@ public sealed class ExportService(
 
         // What the meter has or will have: sent and pending rows. Rejected rows never reached it, so a
         // still-owed amount goes out again as an adjustment (e.g. after the tenant's mapping is fixed).
-        long owed = cents - existing.Where(r => r.Status is ExportStatus.Sent or ExportStatus.Pending).Sum(r => r.ValueCents);
+        long owed = cents - existing.Where(r => r.Status is ExportStatus.Sent or ExportStatus.Pending or ExportStatus.Held).Sum(r => r.ValueCents);
         return owed == 0 ? null : new ExportRecord
         {
             Tenant = tenant,

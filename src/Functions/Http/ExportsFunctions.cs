@@ -54,5 +54,6 @@ public sealed class ExportsFunctions(OperatorEndpoint endpoint, ExportService ex
         sent = report.Sent,
         retrying = report.Retrying,
         rejected = report.Rejected,
+        held = report.Held,
     };
 }

@@ -11,9 +11,9 @@ public sealed partial class ExportFunction(ExportService exports, ILogger<Export
     public async Task RunAsync([TimerTrigger("%Timers:ExportOutbox%")] TimerInfo timer, CancellationToken cancellationToken)
     {
         ExportReport report = await exports.SendDueAsync(cancellationToken);
-        if (report.Sent + report.Retrying + report.Rejected > 0)
+        if (report.Sent + report.Retrying + report.Rejected + report.Held > 0)
         {
-            LogSent(logger, exports.Target, report.Sent, report.Retrying, report.Rejected);
+            LogSent(logger, exports.Target, report.Sent, report.Retrying, report.Rejected, report.Held);
         }
     }
 
@@ -24,6 +24,6 @@ public sealed partial class ExportFunction(ExportService exports, ILogger<Export
         Message = "Export of {Date} to {Target}: {State}; {Recorded} recorded, {Skipped} skipped (sub-cent), {Unmapped} tenants without a billing customer, {Sent} sent, {Retrying} to retry, {Rejected} rejected")]
     private static partial void LogExported(ILogger logger, DateOnly date, string target, string state, int recorded, int skipped, int unmapped, int sent, int retrying, int rejected);
 
-    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Export outbox to {Target}: {Sent} sent, {Retrying} to retry, {Rejected} rejected")]
-    private static partial void LogSent(ILogger logger, string target, int sent, int retrying, int rejected);
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Information, Message = "Export outbox to {Target}: {Sent} sent, {Retrying} to retry, {Rejected} rejected, {Held} held for an operator (past the meter's duplicate window)")]
+    private static partial void LogSent(ILogger logger, string target, int sent, int retrying, int rejected, int held);
 }

@@ -99,6 +99,46 @@ public sealed class ExportTests : IAsyncLifetime
 
     [Theory]
     [MemberData(nameof(Targets))]
+    public async Task AMeterDownForADay_IsNeverRetriedPastItsDuplicateWindow_TheRowsAreHeldForAnOperator(string target)
+    {
+        ProxyHost proxy = await StartAsync(target);
+        await SpendOnDayAsync(proxy);
+        proxy.Host.Time.Advance(TimeSpan.FromHours(15));
+        MeterOptions(proxy.Vendors, target).FailNextRequests(1000, 503);
+        DateTimeOffset recorded = proxy.Host.Time.GetUtcNow();
+        await RollUpAsync(proxy, Day);
+
+        // An hourly sender for two days: every attempt lands inside the window in which the meter would recognise a
+        // resend of an event whose answer was lost; after that the rows wait for an operator instead.
+        int held = 0;
+        for (int hour = 0; hour < 48; hour++)
+        {
+            proxy.Host.Time.Advance(TimeSpan.FromHours(1));
+            int before = MeterRequests(proxy.Vendors, target);
+            ExportReport pass = await Exports(proxy).SendDueAsync(CancellationToken.None);
+            held += pass.Held;
+            bool sentNow = MeterRequests(proxy.Vendors, target) > before;
+            Assert.False(sentNow && proxy.Host.Time.GetUtcNow() >= recorded + TimeSpan.FromHours(24), $"an attempt at {proxy.Host.Time.GetUtcNow():O}, a day after the event was recorded");
+        }
+
+        Assert.Equal(2, held);
+        JsonElement outbox = await ExportsAsync(proxy.Host.Client(), Day);
+        Assert.All(outbox.EnumerateArray().Where(r => r.Str("status") != "skipped"), r =>
+        {
+            Assert.Equal("held", r.Str("status"));
+            Assert.Contains("duplicate window", r.Str("last_error"), StringComparison.Ordinal);
+        });
+
+        // A held row is neither sent again nor owed again as an adjustment by a later run.
+        MeterOptions(proxy.Vendors, target).FailNextRequests(0, 503);
+        int requests = MeterRequests(proxy.Vendors, target);
+        Assert.Equal(0, Int(await RollUpAsync(proxy, Day), "recorded"));
+        Assert.Equal(new ExportReport("exported"), await Exports(proxy).SendDueAsync(CancellationToken.None));
+        Assert.Equal(requests, MeterRequests(proxy.Vendors, target));
+    }
+
+    [Theory]
+    [MemberData(nameof(Targets))]
     public async Task KilledAfterRecordingBeforeSending_TheRestartedRunSendsEachEventOnce(string target)
     {
         var kill = KillSwitch.BeforeSend;
