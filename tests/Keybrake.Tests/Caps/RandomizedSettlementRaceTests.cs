@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Azure;
 using Azure.Data.Tables;
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Reconciliation;
 using Keybrake.Infrastructure.Storage;
@@ -44,7 +45,8 @@ public sealed class RandomizedSettlementRaceTests(ITestOutputHelper output) : IA
     {
         _proxy = await ProxyHost.StartAsync(Settings, ownVendorAccounts: Tenants, configureServices: services =>
         {
-            services.AddSingleton(sp => new GatedAuditLog(sp.GetRequiredService<TableAuditLog>()));
+            // Around the log the app composes (activity index included), so rollups find the tenant-days it wrote.
+            services.AddSingleton(sp => new GatedAuditLog(new ActivityRecordingAuditLog(sp.GetRequiredService<TableAuditLog>(), sp.GetRequiredService<IActivityIndex>())));
             services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<GatedAuditLog>());
         });
 
