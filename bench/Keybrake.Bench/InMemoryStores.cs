@@ -20,7 +20,7 @@ internal static class InMemoryStores
     public static void Replace(IServiceCollection services)
     {
         services.Replace(ServiceDescriptor.Singleton<IVaultKeyStore, MemoryKeyStore>());
-        services.Replace(ServiceDescriptor.Singleton<IAuditLog, MemoryAuditLog>());
+        services.Replace(ServiceDescriptor.Singleton<IReservationLedger, MemoryAuditLog>());
         services.Replace(ServiceDescriptor.Singleton<IBudgetStore, MemoryBudgetStore>());
         services.Replace(ServiceDescriptor.Singleton<IAlertStore, MemoryAlertStore>());
         services.Replace(ServiceDescriptor.Singleton<ICapPolicyStore, MemoryCapPolicyStore>());
@@ -48,7 +48,7 @@ internal sealed class MemoryKeyStore : IVaultKeyStore
     internal static NotSupportedException NotInBench() => new("The benchmark's in-memory stores serve the proxy's hot path only.");
 }
 
-internal sealed class MemoryAuditLog : IAuditLog
+internal sealed class MemoryAuditLog : IReservationLedger
 {
     private readonly ConcurrentDictionary<string, Partition> _partitions = new(StringComparer.Ordinal);
 

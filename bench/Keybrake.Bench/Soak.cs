@@ -116,14 +116,14 @@ internal static class Soak
     /// The in-memory stores with a ledger that reserves on counters but keeps no audit rows, so the in-memory path's
     /// memory is the proxy's own. Counters are per key and day, as in the table: bounded by the keys in use today.
     /// </summary>
-    private sealed class CountersOnlyLedger : IAuditLog
+    private sealed class CountersOnlyLedger : IReservationLedger
     {
         private readonly ConcurrentDictionary<string, long> _counters = new(StringComparer.Ordinal);
 
         public static void Replace(IServiceCollection services)
         {
             InMemoryStores.Replace(services);
-            services.Replace(ServiceDescriptor.Singleton<IAuditLog, CountersOnlyLedger>());
+            services.Replace(ServiceDescriptor.Singleton<IReservationLedger, CountersOnlyLedger>());
         }
 
         public Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)

@@ -10,7 +10,7 @@ namespace Keybrake.Domain.Alerts;
 /// Budget threshold alerts: each threshold of each budget fires once per period (UTC day or month). The alert
 /// id is prefix + period + threshold, so the timer, the proxy and any number of instances record it once.
 /// </summary>
-public sealed class BudgetAlerts(IBudgetStore budgets, IAuditLog audit, IAlertStore alerts, IActivityIndex activity, TimeProvider time)
+public sealed class BudgetAlerts(IBudgetStore budgets, IReservationLedger audit, IAlertStore alerts, IActivityIndex activity, TimeProvider time)
 {
     /// <summary>
     /// The timer's sweep: the counters for the current day and month against the thresholds of every budget whose

@@ -27,7 +27,7 @@ public sealed record ConsistencyReport(DateOnly Date, IReadOnlyList<CounterDrift
 /// day recomputed from the audit rows that recorded it (each row says which counters it moved and what they hold for
 /// it), and every complete rollup of the day recomputed from its rows. Reads only; reports, never repairs.
 /// </summary>
-public sealed class ConsistencyCheck(IAuditLog audit, IAuditReader reader, IRollupStore rollups, IVaultKeyStore keys)
+public sealed class ConsistencyCheck(IReservationLedger audit, IAuditReader reader, IRollupStore rollups, IVaultKeyStore keys)
 {
     public async Task<ConsistencyReport> RunAsync(DateOnly date, CancellationToken cancellationToken)
     {

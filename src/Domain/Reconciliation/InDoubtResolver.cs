@@ -10,7 +10,7 @@ namespace Keybrake.Domain.Reconciliation;
 /// Resolves a call left <c>in_doubt</c> once an operator has checked with the vendor: "not charged"
 /// releases its reservation, "charged" settles it at the given (or estimated) cost.
 /// </summary>
-public sealed class InDoubtResolver(IAuditLog audit, RollupService rollups)
+public sealed class InDoubtResolver(IReservationLedger audit, RollupService rollups)
 {
     public async Task<AuditEntry> ResolveAsync(
         OperatorPrincipal caller, string tenant, string auditId, bool charged, decimal? costUsd, CancellationToken cancellationToken)

@@ -28,7 +28,7 @@ public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoub
 /// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
 /// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
 /// </summary>
-public sealed class Reconciler(IAuditLog audit, IVaultKeyStore keys, IVendorLookup vendors, RollupService rollups, TimeProvider time)
+public sealed class Reconciler(IReservationLedger audit, IVaultKeyStore keys, IVendorLookup vendors, RollupService rollups, TimeProvider time)
 {
     /// <summary>How many UTC days back to look (Twilio prices can take up to 24 h).</summary>
     public int LookbackDays { get; init; } = 2;

@@ -62,10 +62,11 @@ public static class KeybrakeServiceCollectionExtensions
         services.TryAddSingleton<IOperatorAuditLog, TableOperatorAuditLog>();
         services.TryAddSingleton<OperatorAuditService>();
         AddSecrets(services, configuration);
-        services.TryAddSingleton<TableAuditLog>();
+        services.TryAddSingleton<TableReservationLedger>();
         services.TryAddSingleton<IActivityIndex, TableActivityIndex>();
-        services.TryAddSingleton<IAuditLog>(sp => new ActivityRecordingAuditLog(sp.GetRequiredService<TableAuditLog>(), sp.GetRequiredService<IActivityIndex>()));
-        services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditLog>());
+        services.TryAddSingleton<IReservationLedger>(sp => new ActivityRecordingAuditLog(sp.GetRequiredService<TableReservationLedger>(), sp.GetRequiredService<IActivityIndex>()));
+        services.TryAddSingleton<TableAuditReader>();
+        services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<TableAuditReader>());
         services.TryAddSingleton<AuditQueryService>();
         services.TryAddSingleton<SpendQueryService>();
         services.TryAddSingleton<IRollupStore, TableRollupStore>();

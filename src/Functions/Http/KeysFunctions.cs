@@ -10,7 +10,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace Keybrake.Functions.Http;
 
 /// <summary>Vault key lifecycle: issue, list, read, revoke one, revoke by label prefix.</summary>
-public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IAuditLog audit, TimeProvider time)
+public sealed class KeysFunctions(OperatorEndpoint endpoint, KeyService keys, IReservationLedger audit, TimeProvider time)
 {
     private static readonly string[] IssueFields =
         ["label", "vendor", "daily_usd_cap", "allowed_endpoints", "expires_in", "metadata", "loop_max_calls", "loop_window_seconds", "vendor_account"];

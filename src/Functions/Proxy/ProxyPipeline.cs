@@ -26,7 +26,7 @@ public sealed partial class ProxyPipeline(
     VendorRegistry vendors,
     ProxyGate gate,
     ISecretProvider secrets,
-    IAuditLog audit,
+    IReservationLedger audit,
     CapPlanner caps,
     IAlertStore alerts,
     BudgetAlerts budgetAlerts,

@@ -10,7 +10,7 @@ namespace Keybrake.Infrastructure.Storage;
 /// rows only costs a report one empty read, while rows without an entry would be missed by every root report.
 /// A failed index write fails the call like a failed audit write (503, not forwarded).
 /// </summary>
-public sealed class ActivityRecordingAuditLog(TableAuditLog inner, IActivityIndex activity) : IAuditLog
+public sealed class ActivityRecordingAuditLog(IReservationLedger inner, IActivityIndex activity) : IReservationLedger
 {
     public async Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)
     {

@@ -30,7 +30,7 @@ public sealed class BudgetSweepTests
 
         host.Time.Advance(TimeSpan.FromDays(2));
         DateTimeOffset now = host.Time.GetUtcNow();
-        await host.Services.GetRequiredService<IAuditLog>().RecordDenialAsync(new AuditEntry
+        await host.Services.GetRequiredService<IReservationLedger>().RecordDenialAsync(new AuditEntry
         {
             Id = AuditEntry.NewId(now), Timestamp = now, Tenant = "t03", Label = "t03:billing-agent:checkout:run", KeyId = "k", Vendor = "stripe",
             Method = "POST", Path = "/v1/payment_intents", Outcome = AuditOutcome.Denied, Reason = "cap_exceeded",

@@ -12,7 +12,7 @@ public sealed class LogEventIdTests
     [Fact]
     public void EveryLogMessage_HasItsOwnEventId()
     {
-        Assembly[] assemblies = [typeof(KeyService).Assembly, typeof(TableAuditLog).Assembly, typeof(KeysFunctions).Assembly];
+        Assembly[] assemblies = [typeof(KeyService).Assembly, typeof(TableReservationLedger).Assembly, typeof(KeysFunctions).Assembly];
         var messages = assemblies
             .SelectMany(a => a.GetTypes())
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))

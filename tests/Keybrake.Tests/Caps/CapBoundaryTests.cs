@@ -236,7 +236,7 @@ public sealed class CapBoundaryTests : IAsyncLifetime
     [InlineData(5_000_000, 1_250_000)]
     public async Task Settlement_MovesTheCountersToTheRealCost_WhateverWasReserved(long reserved, long real)
     {
-        IAuditLog audit = _proxy.Host.Services.GetRequiredService<IAuditLog>();
+        IReservationLedger audit = _proxy.Host.Services.GetRequiredService<IReservationLedger>();
         DateTimeOffset now = _proxy.Host.Time.GetUtcNow();
         var counter = new CapCounter(CapPlanner.DayPartition("acme", now), "~cap|key|settle-" + reserved, 10_000_000, "a test cap");
         var reservation = new Reservation(reserved, [counter], null, null);

@@ -27,13 +27,13 @@ public sealed class CrossPartitionJournalTests : IAsyncLifetime
         new Dictionary<string, string?> { ["Vendors:stripe:TimeoutSeconds"] = "1", ["Proxy:BudgetCacheMilliseconds"] = "0" },
         configureServices: services =>
         {
-            services.AddSingleton(sp => new GatedAuditLog(sp.GetRequiredService<TableAuditLog>()));
-            services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<GatedAuditLog>());
+            services.AddSingleton(sp => new GatedAuditLog(sp.GetRequiredService<TableReservationLedger>()));
+            services.AddSingleton<IReservationLedger>(sp => sp.GetRequiredService<GatedAuditLog>());
         });
 
     public async Task DisposeAsync() => await _proxy.DisposeAsync();
 
-    private TableAuditLog Table => _proxy.Host.Services.GetRequiredService<TableAuditLog>();
+    private TableReservationLedger Table => _proxy.Host.Services.GetRequiredService<TableReservationLedger>();
 
     private GatedAuditLog Ledger => _proxy.Host.Services.GetRequiredService<GatedAuditLog>();
 
@@ -44,7 +44,7 @@ public sealed class CrossPartitionJournalTests : IAsyncLifetime
     {
         await PutMonthlyBudgetAsync();
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:jr-1", "stripe", "POST /v1/payment_intents");
-        StepGate stopped = StopAt(TableAuditLog.StepReservedElsewhere);
+        StepGate stopped = StopAt(TableReservationLedger.StepReservedElsewhere);
 
         Task<HttpResponseMessage> charge = _proxy.StripeChargeAsync(key, 900);
         await stopped.ArrivedAsync();
@@ -73,7 +73,7 @@ public sealed class CrossPartitionJournalTests : IAsyncLifetime
         JsonElement key = await _proxy.IssueKeyAsync("acme:billing-agent:checkout:jr-2", "stripe", "POST /v1/payment_intents");
         string auditId = await _proxy.TimeOutAStripeChargeAsync(key, 900);
         Assert.Equal(9_000_000L, await MonthlyAsync());
-        StepGate stopped = StopAt(TableAuditLog.StepMoved);
+        StepGate stopped = StopAt(TableReservationLedger.StepMoved);
         using HttpClient root = _proxy.Host.Client();
 
         Task<HttpResponseMessage> resolve = root.PostAsJsonAsync($"/v1/audit/acme/{auditId}/resolve", new { charged = true, cost_usd = 2 });

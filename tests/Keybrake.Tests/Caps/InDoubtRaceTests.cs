@@ -22,8 +22,8 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
         new Dictionary<string, string?> { ["Vendors:stripe:TimeoutSeconds"] = "1" },
         configureServices: services =>
         {
-            services.AddSingleton(sp => new GatedAuditLog(sp.GetRequiredService<TableAuditLog>()));
-            services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<GatedAuditLog>());
+            services.AddSingleton(sp => new GatedAuditLog(sp.GetRequiredService<TableReservationLedger>()));
+            services.AddSingleton<IReservationLedger>(sp => sp.GetRequiredService<GatedAuditLog>());
         });
 
     public async Task DisposeAsync() => await _proxy.DisposeAsync();

@@ -22,7 +22,7 @@ public sealed class LoopWindowTests : IAsyncLifetime
     [Fact]
     public async Task ThousandsOfCallsInOneWindow_StoreAFewHundredCharacters_AndTripAtTheLimit()
     {
-        IAuditLog audit = _host.Services.GetRequiredService<IAuditLog>();
+        IReservationLedger audit = _host.Services.GetRequiredService<IReservationLedger>();
         DateTimeOffset start = _host.Time.GetUtcNow();
         var loop = new LoopGuard(CapPlanner.DayPartition("acme", start), "~loop|k|busy", MaxCalls: 1500, Window: TimeSpan.FromHours(1));
         var statuses = new List<BeginStatus>();

@@ -46,8 +46,8 @@ public sealed class RandomizedSettlementRaceTests(ITestOutputHelper output) : IA
         _proxy = await ProxyHost.StartAsync(Settings, ownVendorAccounts: Tenants, configureServices: services =>
         {
             // Around the log the app composes (activity index included), so rollups find the tenant-days it wrote.
-            services.AddSingleton(sp => new GatedAuditLog(new ActivityRecordingAuditLog(sp.GetRequiredService<TableAuditLog>(), sp.GetRequiredService<IActivityIndex>())));
-            services.AddSingleton<IAuditLog>(sp => sp.GetRequiredService<GatedAuditLog>());
+            services.AddSingleton(sp => new GatedAuditLog(new ActivityRecordingAuditLog(sp.GetRequiredService<TableReservationLedger>(), sp.GetRequiredService<IActivityIndex>())));
+            services.AddSingleton<IReservationLedger>(sp => sp.GetRequiredService<GatedAuditLog>());
         });
 
         // A second instance on the same tables and the same clock (instances share UTC; their skew is not what this tests).

@@ -78,7 +78,7 @@ public sealed class ActiveReportsTests
 
     private static async Task DenyAsync(KeybrakeHost host, string tenant, params DateTimeOffset[] days)
     {
-        IAuditLog audit = host.Services.GetRequiredService<IAuditLog>();
+        IReservationLedger audit = host.Services.GetRequiredService<IReservationLedger>();
         foreach (DateTimeOffset at in days)
         {
             await audit.RecordDenialAsync(new AuditEntry

@@ -42,7 +42,7 @@ public sealed class NightlyRollupTests
     }
 
     private static async Task DenyAsync(KeybrakeHost host, string tenant, DateTimeOffset at) =>
-        await host.Services.GetRequiredService<IAuditLog>().RecordDenialAsync(new AuditEntry
+        await host.Services.GetRequiredService<IReservationLedger>().RecordDenialAsync(new AuditEntry
         {
             Id = AuditEntry.NewId(at), Timestamp = at, Tenant = tenant, Label = tenant + ":billing-agent:checkout:run", KeyId = "k", Vendor = "stripe",
             Method = "POST", Path = "/v1/payment_intents", Outcome = AuditOutcome.Denied, Reason = "cap_exceeded",

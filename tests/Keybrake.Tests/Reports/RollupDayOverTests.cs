@@ -20,7 +20,7 @@ public sealed class RollupDayOverTests : IAsyncLifetime
         await _host.IssueKeyAsync("acme:billing-agent:checkout:run-1", "stripe", cap: 50m, endpoints: ["POST /v1/payment_intents"], ttl: "2d");
         // A refused call makes acme active today: only active tenant-days are rolled up.
         DateTimeOffset now = _host.Time.GetUtcNow();
-        await _host.Services.GetRequiredService<IAuditLog>().RecordDenialAsync(new AuditEntry
+        await _host.Services.GetRequiredService<IReservationLedger>().RecordDenialAsync(new AuditEntry
         {
             Id = AuditEntry.NewId(now), Timestamp = now, Tenant = "acme", Label = "acme:billing-agent:checkout:run-1", KeyId = "k", Vendor = "stripe",
             Method = "POST", Path = "/v1/payment_intents", Outcome = AuditOutcome.Denied, Reason = "cap_exceeded",

@@ -21,7 +21,7 @@ public sealed class RollupRaceTests : IAsyncLifetime
         new Dictionary<string, string?> { ["Vendors:stripe:TimeoutSeconds"] = "1" },
         configureServices: services =>
         {
-            services.AddSingleton(sp => new GatedAuditReader(sp.GetRequiredService<TableAuditLog>()));
+            services.AddSingleton(sp => new GatedAuditReader(sp.GetRequiredService<TableAuditReader>()));
             services.AddSingleton<IAuditReader>(sp => sp.GetRequiredService<GatedAuditReader>());
         });
 

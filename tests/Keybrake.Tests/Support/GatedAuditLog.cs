@@ -7,7 +7,7 @@ namespace Keybrake.Tests.Support;
 /// The real ledger (Azurite) with gates between its steps, so a test can hold one writer after its read while
 /// another runs to the end: a deterministic interleaving, no sleeps. Gates do nothing until armed.
 /// </summary>
-public sealed class GatedAuditLog(IAuditLog inner) : IAuditLog
+public sealed class GatedAuditLog(IReservationLedger inner) : IReservationLedger
 {
     /// <summary>Holds a caller after <see cref="GetAsync"/> has read its row (the operator's resolve reads this way).</summary>
     public StepGate AfterGet { get; } = new();

@@ -17,7 +17,7 @@ namespace Keybrake.Infrastructure.Storage;
 /// and the reservation is re-evaluated on fresh values. Counter values and ETags are cached, so a warm
 /// instance does not read before it writes.
 /// </summary>
-public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditReader
+public sealed class TableReservationLedger(KeybrakeTables tables) : IReservationLedger
 {
     private const int MaxAttempts = 400;
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
@@ -263,45 +263,6 @@ public sealed class TableAuditLog(KeybrakeTables tables) : IAuditLog, IAuditRead
         await foreach (TableEntity entity in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
         {
             rows.Add(AuditEntities.FromEntity(entity));
-        }
-
-        return rows;
-    }
-
-    private static readonly string[] SpendColumns = ["Ts", "Tenant", "Label", "Vendor", "Outcome", "CostMicros", "FeeMicros"];
-
-    public async Task<IReadOnlyList<AuditEntry>> ReadAsync(AuditPartitionQuery query, CancellationToken cancellationToken)
-    {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        var clauses = new List<string>
-        {
-            TableClient.CreateQueryFilter($"PartitionKey eq {AuditEntry.PartitionFor(query.Tenant, query.Day)} and RowKey gt {query.FromRowKey} and RowKey lt {query.ToRowKey}"),
-        };
-        if (query.LabelPrefix.Length > 0)
-        {
-            clauses.Add(TableClient.CreateQueryFilter($"Label ge {query.LabelPrefix} and Label lt {TableFilters.UpperBound(query.LabelPrefix)}"));
-        }
-
-        if (query.Vendor is not null)
-        {
-            clauses.Add(TableClient.CreateQueryFilter($"Vendor eq {query.Vendor}"));
-        }
-
-        if (query.Outcome is not null)
-        {
-            clauses.Add(TableClient.CreateQueryFilter($"Outcome eq {query.Outcome}"));
-        }
-
-        var rows = new List<AuditEntry>();
-        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
-                           string.Join(" and ", clauses.Select(c => "(" + c + ")")), maxPerPage: Math.Min(query.Limit, 1000),
-                           select: query.SpendColumnsOnly ? SpendColumns : null, cancellationToken: cancellationToken))
-        {
-            rows.Add(AuditEntities.FromEntity(entity));
-            if (rows.Count >= query.Limit)
-            {
-                break;
-            }
         }
 
         return rows;
