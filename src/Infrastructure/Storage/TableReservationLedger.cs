@@ -15,9 +15,10 @@ namespace Keybrake.Infrastructure.Storage;
 /// reservation and the tenant's daily budgets are one entity-group transaction: one round trip.
 /// Every counter write is conditional on the ETag last seen; a 412 means another instance moved first,
 /// and the reservation is re-evaluated on fresh values. Counter values and ETags are cached, so a warm
-/// instance does not read before it writes.
+/// instance does not read before it writes. Calls on one partition are committed together (group commit,
+/// in <c>TableReservationLedger.GroupCommit.cs</c>): one transaction carries every call that waited for the one before.
 /// </summary>
-public sealed class TableReservationLedger(KeybrakeTables tables) : IReservationLedger
+public sealed partial class TableReservationLedger(KeybrakeTables tables) : IReservationLedger
 {
     private const int MaxAttempts = 400;
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
@@ -27,10 +28,6 @@ public sealed class TableReservationLedger(KeybrakeTables tables) : IReservation
     // ETag without reading the row first. Only a shortcut: a missing entry costs one read, a stale one a 412 and a read.
     private readonly ConcurrentDictionary<(string, string), (AuditEntry Row, ETag ETag)> _intents = new();
     private const int MaxRememberedIntents = 100_000;
-
-    // One writer per partition per instance: calls on the same counters queue here instead of racing each
-    // other to 412s. Instances still race each other, and the ETags keep that correct.
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _partitionGates = new(StringComparer.Ordinal);
 
     public async Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)
     {
@@ -147,96 +144,11 @@ public sealed class TableReservationLedger(KeybrakeTables tables) : IReservation
 
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         string partition = AuditEntry.PartitionFor(tenant, at);
-        (AuditEntry Outcome, TableEntity? Journal)? written = null;
-
-        SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken);
-        try
+        (AuditEntry Outcome, TableEntity? Journal)? written = await MoveInBatchAsync(table, partition, id, decide, known, extra, cancellationToken);
+        if (written is not (AuditEntry done, var moveJournal))
         {
-            for (int attempt = 0; attempt < MaxAttempts && written is null; attempt++)
-            {
-                AuditEntry current;
-                ETag rowETag;
-                if (known is (AuditEntry knownRow, ETag knownETag))
-                {
-                    (current, rowETag) = (knownRow, knownETag);
-                }
-                else
-                {
-                    NullableResponse<TableEntity> entity = await table.GetEntityIfExistsAsync<TableEntity>(partition, id, cancellationToken: cancellationToken);
-                    if (!entity.HasValue)
-                    {
-                        return null;
-                    }
-
-                    (current, rowETag) = (AuditEntities.FromEntity(entity.Value!), entity.Value!.ETag);
-                }
-
-                if (decide(current) is not (AuditEntry decided, long held))
-                {
-                    return null;
-                }
-
-                // What the row recorded decides which counters move and from what, not what the caller planned.
-                AuditEntry outcome = decided with { Counters = current.Counters, HeldMicros = held };
-                if (outcome.PartitionKey != partition || outcome.Id != id)
-                {
-                    throw new InvalidOperationException("A transition rewrites its own row, in its own partition.");
-                }
-
-                long delta = held - current.HeldMicros;
-                var states = new List<(string Row, long Used, ETag ETag)>();
-                if (delta != 0)
-                {
-                    foreach (CounterRef counter in current.Counters.Where(c => c.Partition == partition))
-                    {
-                        (long used, ETag etag, bool _) = await CounterAsync(table, partition, counter.Row, attempt > 0, cancellationToken);
-                        states.Add((counter.Row, used, etag));
-                    }
-                }
-
-                // Counters elsewhere move after this transaction, through a journal entry written in it: whoever stops
-                // half-way, the reconciler finishes the move, and markers beside those counters make it happen once.
-                List<CounterRef> elsewhere = delta == 0 ? [] : [.. current.Counters.Where(c => c.Partition != partition)];
-                TableEntity? journal = elsewhere.Count == 0 ? null
-                    : JournalEntity(partition, JournalRow(id, RandomTokens.Base32(8)), JournalMove, delta, elsewhere, outcome.Timestamp);
-                List<TableTransactionAction> actions =
-                [
-                    new(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), rowETag),
-                    .. extra,
-                    .. states.Select(s => Write(CounterEntity(partition, s.Row, s.Used + delta), s.ETag)),
-                    .. journal is null ? [] : new[] { new TableTransactionAction(TableTransactionActionType.Add, journal) },
-                ];
-                try
-                {
-                    Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
-                    Remember(actions, response.Value, states.Select(s => (s.Row, s.Used + delta)), null);
-                    written = (outcome, journal);
-                }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 412 or 404)
-                {
-                    // Someone else moved the row first (another resolve, the reconciler, the proxy's own outcome): read it again.
-                    known = null;
-                }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > 0 && index <= extra.Count && e.Status == 404)
-                {
-                    // The idempotency marker is gone already; move the row without it.
-                    extra.RemoveAt(index - 1);
-                }
-                catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index > extra.Count && index < actions.Count &&
-                                                                actions[index].Entity.RowKey.StartsWith(CounterPrefix, StringComparison.Ordinal) && e.Status is 409 or 412)
-                {
-                    _counters.TryRemove((partition, actions[index].Entity.RowKey), out _);
-                    await ConflictBackoffAsync(attempt, cancellationToken);
-                }
-            }
+            return null;
         }
-        finally
-        {
-            gate.Release();
-        }
-
-        (AuditEntry done, TableEntity? moveJournal) = written ?? throw new TimeoutException($"Could not move audit row '{id}' after {MaxAttempts} attempts under contention.");
 
         if (moveJournal is not null)
         {
@@ -300,129 +212,6 @@ public sealed class TableReservationLedger(KeybrakeTables tables) : IReservation
         return (await ReadCounterAsync(table, counter.Partition, counter.Row, cancellationToken)).Used;
     }
 
-    private async Task<BeginResult> ReservePartitionAsync(
-        TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
-        IReadOnlyList<TableTransactionAction> extra, CancellationToken cancellationToken)
-    {
-        SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken);
-        try
-        {
-            return await ReserveLockedAsync(table, partition, counters, amount, intent, idempotencyRow, loop, extra, cancellationToken);
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
-
-    private async Task<BeginResult> ReserveLockedAsync(
-        TableClient table, string partition, List<CapCounter> counters, long amount, AuditEntry? intent, string? idempotencyRow, LoopGuard? loop,
-        IReadOnlyList<TableTransactionAction> extra, CancellationToken cancellationToken)
-    {
-        bool verify = false;
-        for (int attempt = 0; attempt < MaxAttempts; attempt++)
-        {
-            bool fresh = attempt > 0 || verify;
-            var states = new List<(CapCounter Counter, long Used, ETag ETag, bool Cached)>();
-            foreach (CapCounter counter in counters)
-            {
-                (long used, ETag etag, bool cached) = await CounterAsync(table, partition, counter.Row, fresh, cancellationToken);
-                states.Add((counter, used, etag, cached));
-            }
-
-            (CapCounter Counter, long Used, ETag ETag, bool Cached) over = states.FirstOrDefault(s => s.Used + amount > s.Counter.LimitMicros);
-            if (over.Counter is not null)
-            {
-                if (over.Cached)
-                {
-                    // Decide refusals on fresh values only: the cache may hold spend another instance released.
-                    verify = true;
-                    attempt--;
-                    continue;
-                }
-
-                return await IsReplayAsync(table, partition, idempotencyRow, intent?.Timestamp, cancellationToken)
-                    ? new BeginResult(BeginStatus.Replay)
-                    : new BeginResult(BeginStatus.CapExceeded, over.Counter, over.Used);
-            }
-
-            var actions = new List<TableTransactionAction>();
-            if (intent is not null)
-            {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, AuditEntities.ToEntity(intent)));
-            }
-
-            if (idempotencyRow is not null)
-            {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Add,
-                    new TableEntity(partition, idempotencyRow) { ["KeyId"] = intent?.KeyId, ["AuditId"] = intent?.Id, ["At"] = intent?.Timestamp }));
-            }
-
-            actions.AddRange(extra);
-            string? loopTimes = null;
-            if (loop is not null)
-            {
-                (string window, ETag loopETag, bool loopCached) = await LoopAsync(table, loop, fresh, cancellationToken);
-                (bool tripped, string counted) = LoopWindow.Add(window, intent?.Timestamp ?? DateTimeOffset.UtcNow, loop.Window, loop.MaxCalls);
-                if (tripped)
-                {
-                    if (loopCached)
-                    {
-                        verify = true;
-                        attempt--;
-                        continue;
-                    }
-
-                    return await IsReplayAsync(table, partition, idempotencyRow, intent?.Timestamp, cancellationToken)
-                        ? new BeginResult(BeginStatus.Replay)
-                        : new BeginResult(BeginStatus.LoopDetected);
-                }
-
-                loopTimes = counted;
-                actions.Add(Write(new TableEntity(partition, loop.Row) { [LoopColumn] = loopTimes }, loopETag));
-            }
-
-            foreach ((CapCounter counter, long used, ETag etag, bool _) in states)
-            {
-                actions.Add(Write(CounterEntity(partition, counter.Row, used + amount), etag));
-            }
-
-            try
-            {
-                Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
-                Remember(actions, response.Value, states.Select(s => (s.Counter.Row, s.Used + amount)), loop is null ? null : (loop.Row, loopTimes!));
-                if (intent is not null)
-                {
-                    RememberIntent(intent, response.Value[0].Headers.ETag);
-                }
-
-                return new BeginResult(BeginStatus.Reserved) { Reserved = [.. states.Select(s => (s.Counter, s.Used + amount))] };
-            }
-            catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex is int index && index < actions.Count)
-            {
-                string row = actions[index].Entity.RowKey;
-                if (row == idempotencyRow && e.Status == 409)
-                {
-                    return new BeginResult(BeginStatus.Replay);
-                }
-
-                if (e.Status is 409 or 412 && (states.Any(s => s.Counter.Row == row) || row == loop?.Row))
-                {
-                    // Another instance moved first: look again.
-                    _counters.TryRemove((partition, row), out _);
-                    _loops.TryRemove((partition, row), out _);
-                    await ConflictBackoffAsync(attempt, cancellationToken);
-                    continue;
-                }
-
-                throw;
-            }
-        }
-
-        throw new TimeoutException($"Could not reserve budget after {MaxAttempts} attempts under contention.");
-    }
-
     /// <summary>
     /// After losing an ETag race, wait a random few milliseconds (growing with the attempt, at most 50) so
     /// the instances that collided do not collide again in lockstep. This spaces retries; it decides nothing:
@@ -475,7 +264,7 @@ public sealed class TableReservationLedger(KeybrakeTables tables) : IReservation
     /// </summary>
     private async Task<bool> MoveOnceAsync(TableClient table, string partition, IReadOnlyList<string> rows, long delta, TableTransactionAction marker, CancellationToken cancellationToken)
     {
-        SemaphoreSlim gate = _partitionGates.GetOrAdd(partition, _ => new SemaphoreSlim(1, 1));
+        SemaphoreSlim gate = WriterOf(partition).Gate;
         await gate.WaitAsync(cancellationToken);
         try
         {
