@@ -17,12 +17,23 @@ internal sealed class TableRequestCounter : HttpPipelineSynchronousPolicy
 {
     private long _count;
     private long _conflicts;
+    private long _transactions;
 
     public long Count => Interlocked.Read(ref _count);
 
+    /// <summary>Entity-group transactions sent (the <c>$batch</c> requests among <see cref="Count"/>).</summary>
+    public long Transactions => Interlocked.Read(ref _transactions);
+
     public long Conflicts => Interlocked.Read(ref _conflicts);
 
-    public override void OnSendingRequest(HttpMessage message) => Interlocked.Increment(ref _count);
+    public override void OnSendingRequest(HttpMessage message)
+    {
+        Interlocked.Increment(ref _count);
+        if (message.Request.Uri.Path.EndsWith("$batch", StringComparison.Ordinal))
+        {
+            Interlocked.Increment(ref _transactions);
+        }
+    }
 
     public override void OnReceivedResponse(HttpMessage message)
     {

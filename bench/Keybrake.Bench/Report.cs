@@ -192,15 +192,16 @@ internal static class Report
                            "Floor: plain single-entity inserts per second by the same number of workers over as many partitions as the scenario has tenants, same latency, same run. " +
                            "Checks: *uncounted* is money the fake Stripe charged that no key counter holds (spend past the caps' sight); *lost audit rows* are Stripe charges without a forwarded or in-doubt audit row.");
         md.AppendLine();
-        md.AppendLine("| scenario | instances | storage latency | calls/s | floor inserts/s | floor: one insert alone, ms | calls/s ÷ floor | p50 ms | p99 ms | storage requests/call | failed | Stripe charges | audit rows (forwarded + in doubt) | uncounted | lost audit rows |");
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| scenario | instances | storage latency | calls/s | floor inserts/s | floor: one insert alone, ms | calls/s ÷ floor | p50 ms | p99 ms | storage requests/call | transactions/call | failed | Stripe charges | audit rows (forwarded + in doubt) | uncounted | lost audit rows |");
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (TenancyResult r in t.Scenarios)
         {
             FloorResult floor = t.Floors.Single(f => f.Spread == r.Spread && f.LatencyMs == r.LatencyMs);
             long[] sorted = [.. r.Segment.LatencyTicks.Order()];
             md.AppendLine(Inv,
                 $"| {r.Spread} | {r.Instances} | +{r.LatencyMs} ms | {r.Segment.RequestsPerSecond:0} | {floor.InsertsPerSecond:0} | {floor.AloneMs:0.0} | **{r.Segment.RequestsPerSecond / floor.InsertsPerSecond:0.00}** | " +
-                $"{Ms(Pct(sorted, 0.50)):0} | {Ms(Pct(sorted, 0.99)):0} | {(double)r.Segment.TableRequests / Math.Max(1, r.Segment.Completed):0.00} | {r.Segment.Failures} | " +
+                $"{Ms(Pct(sorted, 0.50)):0} | {Ms(Pct(sorted, 0.99)):0} | {(double)r.Segment.TableRequests / Math.Max(1, r.Segment.Completed):0.00} | " +
+                $"**{(double)r.Transactions / Math.Max(1, r.Segment.Completed):0.00}** | {r.Segment.Failures} | " +
                 $"{r.VendorCharges} | {r.AuditRows} + {r.InDoubtRows} | **${Usd(r.UncountedMicros)}** | **{r.LostAuditRows}** |");
         }
 

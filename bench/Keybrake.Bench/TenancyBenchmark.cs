@@ -8,7 +8,7 @@ namespace Keybrake.Bench;
 /// <summary>One tenancy scenario: throughput on real storage, what it cost in storage requests, and the money checks.</summary>
 internal sealed record TenancyResult(
     string Spread, int Instances, int LatencyMs, Segment Segment,
-    long ChargedMicros, long CountedMicros, int VendorCharges, int AuditRows, int InDoubtRows)
+    long ChargedMicros, long CountedMicros, int VendorCharges, int AuditRows, int InDoubtRows, long Transactions)
 {
     /// <summary>Money the vendor moved that no counter holds: spend that escaped the caps.</summary>
     public long UncountedMicros => Math.Max(0, ChargedMicros - CountedMicros);
@@ -100,14 +100,16 @@ internal static class TenancyBenchmark
         long countedBefore = await CountedAsync(hosts[0], keys);
         (int auditBefore, int inDoubtBefore) = await AuditRowsAsync(settings.Storage, targets.TablePrefix, keys.Select(k => k.Tenant).Distinct());
         targets.Vendors.Reset();
+        long transactionsBefore = targets.TableRequests.Transactions;
         Segment segment = await runner.RunAsync(target, concurrency, duration, round: 1, () => targets.TableRequests.Count, () => targets.Vault.Requests);
+        long transactions = targets.TableRequests.Transactions - transactionsBefore;
         LedgerCharges charges = LedgerCharges.Of(targets);
         targets.Vendors.Reset();
 
         long countedAfter = await CountedAsync(hosts[0], keys);
         (int auditAfter, int inDoubtAfter) = await AuditRowsAsync(settings.Storage, targets.TablePrefix, keys.Select(k => k.Tenant).Distinct());
         return new TenancyResult(spread, instances, latency, segment, charges.Micros, countedAfter - countedBefore, charges.Count,
-            auditAfter - auditBefore, inDoubtAfter - inDoubtBefore);
+            auditAfter - auditBefore, inDoubtAfter - inDoubtBefore, transactions);
     }
 
     /// <summary>What the keys' counters hold, as the operator API reports it.</summary>
