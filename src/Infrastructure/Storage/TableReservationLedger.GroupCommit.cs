@@ -35,7 +35,26 @@ public sealed partial class TableReservationLedger
         public int Draining;
     }
 
-    private PartitionWriter WriterOf(string partition) => _writers.GetOrAdd(partition, static _ => new PartitionWriter());
+    // One writer per tenant-day seen: without a bound a long-lived instance keeps every past day's.
+    private const int MaxIdleWriters = 10_000;
+
+    private PartitionWriter WriterOf(string partition)
+    {
+        if (_writers.Count > MaxIdleWriters && !_writers.ContainsKey(partition))
+        {
+            // Dropping an idle writer is safe even if a caller still holds it: a second writer for one partition only
+            // brings back the races between instances, which the ETags decide.
+            foreach ((string key, PartitionWriter idle) in _writers)
+            {
+                if (Volatile.Read(ref idle.Draining) == 0 && idle.Queue.IsEmpty && idle.Gate.CurrentCount == 1)
+                {
+                    _writers.TryRemove(new KeyValuePair<string, PartitionWriter>(key, idle));
+                }
+            }
+        }
+
+        return _writers.GetOrAdd(partition, static _ => new PartitionWriter());
+    }
 
     private abstract class PartitionOp(CancellationToken cancellationToken)
     {

@@ -464,6 +464,7 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
     // The loop window's column: counts per time bucket (the former one-entry-per-call "Times" grew with loop_max_calls).
     private const string LoopColumn = "Buckets";
     private const int MaxRememberedLoops = 100_000;
+    private const int MaxRememberedCounters = 100_000;
 
     private void RememberLoop(string partition, string row, string window, ETag etag)
     {
@@ -507,6 +508,12 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
         }
 
         string partition = actions[0].Entity.PartitionKey;
+        if (_counters.Count >= MaxRememberedCounters)
+        {
+            // One entry per key and budget and day: dropping them costs each counter one conflict and read.
+            _counters.Clear();
+        }
+
         foreach ((string row, long used) in counters)
         {
             if (etags.TryGetValue(row, out ETag etag))

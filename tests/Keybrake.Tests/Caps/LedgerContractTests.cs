@@ -26,8 +26,8 @@ public abstract class LedgerContractTests
         CapCounter key = KeyCounter(now, 10 * Unit);
         CapCounter budget = new(Partition(now), "~cap|budget|contract", 12 * Unit, "a tenant budget");
 
-        BeginResult[] results = await Task.WhenAll(Enumerable.Range(0, 48).Select(i =>
-            (i % 2 == 0 ? a : b).BeginAsync(Intent(now), new Reservation(Unit, [key, budget], null, null), CancellationToken.None)));
+        BeginResult[] results = await Task.WhenAll(Enumerable.Range(0, 48).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? a : b).BeginAsync(Intent(now), new Reservation(Unit, [key, budget], null, null), CancellationToken.None))));
 
         Assert.Equal(10, results.Count(r => r.Status == BeginStatus.Reserved));
         Assert.Equal(38, results.Count(r => r.Status == BeginStatus.CapExceeded));
@@ -49,8 +49,8 @@ public abstract class LedgerContractTests
         long[] amounts = [7 * Unit, 1 * Unit, 6 * Unit, 1 * Unit, 1 * Unit, 8 * Unit, 1 * Unit, 1 * Unit, 5 * Unit, 1 * Unit];
         AuditEntry[] intents = [.. amounts.Select(_ => Intent(now))];
 
-        BeginResult[] results = await Task.WhenAll(amounts.Select((amount, i) =>
-            (i % 2 == 0 ? a : b).BeginAsync(intents[i], new Reservation(amount, [key], null, null), CancellationToken.None)));
+        BeginResult[] results = await Task.WhenAll(amounts.Select((amount, i) => Task.Run(() =>
+            (i % 2 == 0 ? a : b).BeginAsync(intents[i], new Reservation(amount, [key], null, null), CancellationToken.None))));
 
         long used = await a.UsedAsync(key, CancellationToken.None);
         long reserved = amounts.Where((_, i) => results[i].Status == BeginStatus.Reserved).Sum();
