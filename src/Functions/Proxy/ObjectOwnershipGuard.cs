@@ -26,6 +26,28 @@ public sealed partial class ObjectOwnershipGuard(
     /// </summary>
     public const int MaxFilteredResponseBytes = (8 * 1024 * 1024) - 1;
 
+    /// <summary>
+    /// The ownership step for an agent's request: an account switch the vendor offers (a header naming another account)
+    /// is refused outright, a bound connected account must be the key's, then the objects the call names are checked.
+    /// </summary>
+    public Task<OwnershipCheck> CheckAsync(
+        Microsoft.AspNetCore.Http.HttpRequest request, AuthorizedCall authorized, ProxyCall call,
+        IReadOnlyDictionary<string, string> secretValues, CancellationToken cancellationToken)
+    {
+        VendorDefinition vendor = authorized.Vendor;
+        foreach (string accountSwitch in vendor.RefusedAccountHeaders)
+        {
+            if (request.Headers.ContainsKey(accountSwitch))
+            {
+                throw Deny(authorized, 403, "vendor_account_not_allowed",
+                    $"{accountSwitch} is not accepted through Keybrake; issue a key with vendor_account to act on a connected account.");
+            }
+        }
+
+        string? account = vendor.AccountHeader is string header && request.Headers.TryGetValue(header, out var value) ? value.ToString() : null;
+        return CheckAsync(authorized, call, request.QueryString.Value, account, secretValues, cancellationToken);
+    }
+
     public async Task<OwnershipCheck> CheckAsync(
         AuthorizedCall authorized, ProxyCall call, string? query, string? accountHeader,
         IReadOnlyDictionary<string, string> secretValues, CancellationToken cancellationToken)
