@@ -44,9 +44,6 @@ public sealed record SettledCall(AuditEntry Row, long HeldMicros, bool ReleaseId
     public string? UnparsableCost { get; init; }
 }
 
-/// <summary>A call the vendor did not answer: its row, its settlement and the error the agent gets.</summary>
-public sealed record FailedCall(SettledCall Settled, int Status, string Code, string Message);
-
 /// <summary>
 /// The pure end of a call: from the vendor's status and answer (or its failure to answer) to the cost, the audit
 /// outcome and the settlement. No I/O, so every rule here is reached by unit tests without a host.
@@ -98,15 +95,23 @@ public static class CallOutcome
         return new SettledCall(row, held, ReleaseIdempotencyKey: status is >= 400 and < 500) { UnparsableCost = unparsable };
     }
 
-    /// <summary>A call the vendor did not answer: a read or a call never sent is an error, any other may have moved money and is held.</summary>
-    public static FailedCall Failed(Admission admission, ProxyCall call, CostEstimate estimate, UpstreamFailure failure, bool clientGone, long latencyMs)
+    /// <summary>What the agent is told when the vendor gave no answer.</summary>
+    public static Common.KeybrakeException UpstreamError(UpstreamFailure failure) => failure switch
     {
-        (int status, string code, string message) = failure switch
-        {
-            UpstreamFailure.TimedOut => (504, "upstream_timeout", "The vendor did not answer in time. The call may have been processed; Keybrake holds its cost until reconciled."),
-            UpstreamFailure.NeverSent => (502, "upstream_unreachable", "Keybrake could not connect to the vendor; nothing was sent."),
-            _ => (502, "upstream_failed", "The connection to the vendor failed after the request was sent; the call may have been processed."),
-        };
+        UpstreamFailure.TimedOut => new(Common.ErrorKind.UpstreamTimeout, "upstream_timeout",
+            "The vendor did not answer in time. The call may have been processed; Keybrake holds its cost until reconciled."),
+        UpstreamFailure.NeverSent => new(Common.ErrorKind.UpstreamFailed, "upstream_unreachable", "Keybrake could not connect to the vendor; nothing was sent."),
+        _ => new(Common.ErrorKind.UpstreamFailed, "upstream_failed",
+            "The connection to the vendor failed after the request was sent; the call may have been processed."),
+    };
+
+    /// <summary>
+    /// A call the vendor did not answer, refused to the agent with <paramref name="status"/> (<see cref="UpstreamError"/>'s kind
+    /// as the HTTP layer maps it): a read or a call never sent is an error, any other may have moved money and is held.
+    /// </summary>
+    public static SettledCall Failed(Admission admission, ProxyCall call, CostEstimate estimate, UpstreamFailure failure, int status, bool clientGone, long latencyMs)
+    {
+        string code = UpstreamError(failure).Code;
         bool neverSent = failure == UpstreamFailure.NeverSent;
         string outcome = neverSent || call.IsRead ? AuditOutcome.Error : AuditOutcome.InDoubt;
         AuditEntry row = admission.Intent with
@@ -119,7 +124,7 @@ public static class CallOutcome
             LatencyMs = latencyMs,
         };
         long held = outcome == AuditOutcome.InDoubt ? admission.Reservation.AmountMicros : 0;
-        return new FailedCall(new SettledCall(row, held, ReleaseIdempotencyKey: neverSent), status, code, message);
+        return new SettledCall(row, held, ReleaseIdempotencyKey: neverSent);
     }
 
     /// <summary>The cost and outcome of a call that got an answer; a cost the answer does not let us read keeps the estimate.</summary>

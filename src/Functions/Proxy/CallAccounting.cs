@@ -39,12 +39,17 @@ public sealed partial class CallAccounting(
             }
             catch (KeybrakeException e)
             {
-                throw new ProxyDeniedException(e.Kind == ErrorKind.Validation ? 400 : 502, e.Code, e.Message, authorized.Key, call.Operation);
+                // Whatever stopped the look-up (credentials included) is the vendor side failing this call, unless the call itself was wrong.
+                throw new KeybrakeException(e.Kind == ErrorKind.Validation ? ErrorKind.Validation : ErrorKind.UpstreamFailed, e.Code, e.Message)
+                {
+                    Key = authorized.Key,
+                    Operation = call.Operation,
+                };
             }
             catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                throw new ProxyDeniedException(502, "bound_unavailable",
-                    $"Keybrake could not read from {call.Vendor} what this call may cost, so it was not forwarded. Retry later.", authorized.Key, call.Operation);
+                throw new KeybrakeException(ErrorKind.UpstreamFailed, "bound_unavailable",
+                    $"Keybrake could not read from {call.Vendor} what this call may cost, so it was not forwarded. Retry later.") { Key = authorized.Key, Operation = call.Operation };
             }
         }
 
@@ -79,24 +84,30 @@ public sealed partial class CallAccounting(
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
             LogAuditWriteFailed(logger, "intent", e.GetType().Name);
-            throw new ProxyDeniedException(503, "audit_unavailable", "Keybrake could not record or reserve this call, so it was not forwarded. Retry later.");
+            throw new KeybrakeException(ErrorKind.Unavailable, "audit_unavailable", "Keybrake could not record or reserve this call, so it was not forwarded. Retry later.");
         }
 
         switch (begun.Status)
         {
             case BeginStatus.CapExceeded:
                 CapCounter cap = begun.Exceeded!;
-                throw new ProxyDeniedException(429, "cap_exceeded",
+                throw new KeybrakeException(ErrorKind.RateLimited, "cap_exceeded",
                     $"Spending cap reached: {cap.Description} is {Usd.Format(cap.LimitMicros)} USD, spent {Usd.Format(begun.UsedMicros)}, " +
-                    $"remaining {Usd.Format(Math.Max(0, cap.LimitMicros - begun.UsedMicros))}, and this call needs {Usd.Format(estimate.CostMicros)}.",
-                    authorized.Key, call.Operation);
+                    $"remaining {Usd.Format(Math.Max(0, cap.LimitMicros - begun.UsedMicros))}, and this call needs {Usd.Format(estimate.CostMicros)}.")
+                {
+                    Key = authorized.Key,
+                    Operation = call.Operation,
+                };
             case BeginStatus.LoopDetected:
                 LoopGuard loop = reservation.Loop!;
                 LogLoopDetected(logger, authorized.Key.Id, call.Operation);
                 await RecordLoopAlertAsync(authorized, call, loop, fingerprint!, now, cancellationToken);
-                throw new ProxyDeniedException(429, "loop_detected",
-                    $"Loop detected: this key sent the same {call.Operation} request more than {loop.MaxCalls} times within {loop.Window.TotalSeconds:0} s.",
-                    authorized.Key, call.Operation);
+                throw new KeybrakeException(ErrorKind.RateLimited, "loop_detected",
+                    $"Loop detected: this key sent the same {call.Operation} request more than {loop.MaxCalls} times within {loop.Window.TotalSeconds:0} s.")
+                {
+                    Key = authorized.Key,
+                    Operation = call.Operation,
+                };
             case BeginStatus.Replay:
                 return Admission.Replayed(intent);
             default:
@@ -120,7 +131,7 @@ public sealed partial class CallAccounting(
     }
 
     /// <summary>A refusal of an identified key, recorded under its tenant; the row's id, or null when it could not be written.</summary>
-    public async Task<string?> RecordDenialAsync(ProxyDeniedException denial, string vendor, string method, string path, CancellationToken cancellationToken)
+    public async Task<string?> RecordDenialAsync(KeybrakeException denial, int status, string vendor, string method, string path, CancellationToken cancellationToken)
     {
         if (denial.Key is null)
         {
@@ -139,8 +150,8 @@ public sealed partial class CallAccounting(
             Method = method,
             Path = path,
             Operation = denial.Operation,
-            Status = denial.Status,
-            Outcome = denial.Status >= 500 ? AuditOutcome.Error : AuditOutcome.Denied,
+            Status = status,
+            Outcome = status >= 500 ? AuditOutcome.Error : AuditOutcome.Denied,
             Reason = denial.Code,
         };
         try

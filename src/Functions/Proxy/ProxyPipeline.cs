@@ -3,6 +3,7 @@ using Keybrake.Domain.Common;
 using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Reconciliation;
 using Keybrake.Domain.Vendors;
+using Keybrake.Functions.Http;
 using Keybrake.Infrastructure.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -26,8 +27,8 @@ namespace Keybrake.Functions.Proxy;
 /// <item>Record: the outcome row and the settlement of the reservation (<see cref="CallAccounting"/>).</item>
 /// <item>Answer: ownership applied to the answer, headers and body scrubbed of credentials (<see cref="ProxyResponseWriter"/>).</item>
 /// </list>
-/// A refusal at any step is a <see cref="ProxyDeniedException"/>: audited under the key when one was identified, and
-/// answered in the vendor's error shape. Storage that cannot be reached before the intent is a 503; nothing is forwarded.
+/// A refusal at any step is a <see cref="KeybrakeException"/> (its kind mapped to a status by <see cref="ApiErrors.StatusOf"/>):
+/// audited under the key when one was identified, and answered in the vendor's error shape. Storage that cannot be reached before the intent is a 503; nothing is forwarded.
 /// </remarks>
 public sealed partial class ProxyPipeline(
     VendorRegistry vendors,
@@ -67,8 +68,8 @@ public sealed partial class ProxyPipeline(
             (Dictionary<string, string>? secrets, _) = await vendorHttp.ReadSecretsAsync(vendor, authorized.Key.Tenant, cancellationToken);
             if (secrets is null)
             {
-                throw new ProxyDeniedException(503, "vendor_credentials_unavailable",
-                    $"Keybrake has no usable {vendor.Name} credentials for this tenant; nothing was forwarded.", authorized.Key, authorized.Operation);
+                throw new KeybrakeException(ErrorKind.Unavailable, "vendor_credentials_unavailable",
+                    $"Keybrake has no usable {vendor.Name} credentials for this tenant; nothing was forwarded.") { Key = authorized.Key, Operation = authorized.Operation };
             }
 
             // :: Step 6 Bound
@@ -82,11 +83,12 @@ public sealed partial class ProxyPipeline(
 
             await ForwardAsync(context, authorized, owned.Call, estimate, secrets, owned, admission, started, cancellationToken);
         }
-        catch (ProxyDeniedException denial)
+        catch (KeybrakeException denial)
         {
-            string? auditId = await accounting.RecordDenialAsync(denial, vendor.Name, method, ProxyRequestReader.SafePath(context, vendor.Name), cancellationToken);
-            LogDenied(logger, vendor.Name, method, denial.Status, denial.Code);
-            await ProxyResponseWriter.WriteVendorErrorAsync(context.Response, vendor, denial.Status, denial.Code, denial.Message, auditId);
+            int status = ApiErrors.StatusOf(denial.Kind);
+            string? auditId = await accounting.RecordDenialAsync(denial, status, vendor.Name, method, ProxyRequestReader.SafePath(context, vendor.Name), cancellationToken);
+            LogDenied(logger, vendor.Name, method, status, denial.Code);
+            await ProxyResponseWriter.WriteVendorErrorAsync(context.Response, vendor, status, denial.Code, denial.Message, auditId);
         }
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
@@ -207,12 +209,14 @@ public sealed partial class ProxyPipeline(
         UpstreamFailure failure = timedOut ? UpstreamFailure.TimedOut
             : error is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } ? UpstreamFailure.NeverSent
             : UpstreamFailure.Broken;
-        FailedCall failed = CallOutcome.Failed(admission, call, estimate, failure, clientGone, ElapsedMs(started));
-        LogUpstreamFailed(logger, call.Vendor, call.Operation, failed.Code, clientGone, error.GetType().Name);
-        await accounting.RecordOutcomeAsync(admission, failed.Settled);
+        KeybrakeException refusal = CallOutcome.UpstreamError(failure);
+        int status = ApiErrors.StatusOf(refusal.Kind);
+        SettledCall failed = CallOutcome.Failed(admission, call, estimate, failure, status, clientGone, ElapsedMs(started));
+        LogUpstreamFailed(logger, call.Vendor, call.Operation, refusal.Code, clientGone, error.GetType().Name);
+        await accounting.RecordOutcomeAsync(admission, failed);
         if (!clientGone && !context.Response.HasStarted)
         {
-            await ProxyResponseWriter.WriteVendorErrorAsync(context.Response, vendor, failed.Status, failed.Code, failed.Message, admission.Intent.Id);
+            await ProxyResponseWriter.WriteVendorErrorAsync(context.Response, vendor, status, refusal.Code, refusal.Message, admission.Intent.Id);
         }
     }
 
@@ -224,7 +228,7 @@ public sealed partial class ProxyPipeline(
         }
         catch (KeybrakeException e)
         {
-            throw new ProxyDeniedException(400, e.Code, e.Message, authorized.Key, call.Operation);
+            throw new KeybrakeException(ErrorKind.Validation, e.Code, e.Message) { Key = authorized.Key, Operation = call.Operation };
         }
     }
 

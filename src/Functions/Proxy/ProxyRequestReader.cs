@@ -30,7 +30,7 @@ public static class ProxyRequestReader
             : context.Request.PathBase.ToUriComponent() + context.Request.Path.ToUriComponent();
         if (!raw.StartsWith('/'))
         {
-            throw new ProxyDeniedException(400, "invalid_path", "Send the request path in origin form (/proxy/{vendor}/…).");
+            throw new KeybrakeException(ErrorKind.Validation, "invalid_path", "Send the request path in origin form (/proxy/{vendor}/…).");
         }
 
         int query = raw.IndexOf('?', StringComparison.Ordinal);
@@ -38,7 +38,7 @@ public static class ProxyRequestReader
         string prefix = "/proxy/" + vendorName;
         return path.StartsWith(prefix + "/", StringComparison.OrdinalIgnoreCase) ? path[prefix.Length..]
             : path.Equals(prefix, StringComparison.OrdinalIgnoreCase) ? string.Empty
-            : throw new ProxyDeniedException(400, "invalid_path", "The path must be /proxy/{vendor}/{vendor path}, without encoding in the prefix.");
+            : throw new KeybrakeException(ErrorKind.Validation, "invalid_path", "The path must be /proxy/{vendor}/{vendor path}, without encoding in the prefix.");
     }
 
     /// <summary>A path fit for an audit row even when it was refused: normalised if possible, else cut and marked.</summary>
@@ -48,7 +48,7 @@ public static class ProxyRequestReader
         {
             return PathNormalizer.Encode(PathNormalizer.Normalize(RawVendorPath(context, vendorName)));
         }
-        catch (Exception e) when (e is KeybrakeException or ProxyDeniedException)
+        catch (KeybrakeException)
         {
             return "(invalid path)";
         }
@@ -83,6 +83,6 @@ public static class ProxyRequestReader
         return body.GetBuffer().AsMemory(0, (int)body.Length);
     }
 
-    private static ProxyDeniedException TooLarge() =>
-        new(413, "request_too_large", $"Request bodies through Keybrake are limited to {MaxRequestBodyBytes / 1024} KB.");
+    private static KeybrakeException TooLarge() =>
+        new(ErrorKind.PayloadTooLarge, "request_too_large", $"Request bodies through Keybrake are limited to {MaxRequestBodyBytes / 1024} KB.");
 }

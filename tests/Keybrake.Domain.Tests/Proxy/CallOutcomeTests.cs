@@ -1,6 +1,7 @@
 using System.Text;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Pricing;
 using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Tests.Vendors;
@@ -136,13 +137,13 @@ public sealed class CallOutcomeTests
         CostEstimate estimate = _stripe.Estimate(_create);
         Admission admission = Admission.Reserved(Intent(estimate), Reserve(estimate.CostMicros + 7));
 
-        FailedCall failed = CallOutcome.Failed(admission, _create, estimate, UpstreamFailure.TimedOut, clientGone: false, latencyMs: 30_000);
+        SettledCall failed = CallOutcome.Failed(admission, _create, estimate, UpstreamFailure.TimedOut, status: 504, clientGone: false, latencyMs: 30_000);
 
-        Assert.Equal((504, "upstream_timeout"), (failed.Status, failed.Code));
-        Assert.Equal((AuditOutcome.InDoubt, "upstream_timeout", estimate.CostMicros, CostSource.Estimated, 30_000L),
-            (failed.Settled.Row.Outcome, failed.Settled.Row.Reason, failed.Settled.Row.CostMicros, failed.Settled.Row.CostSource, failed.Settled.Row.LatencyMs));
-        Assert.Equal(estimate.CostMicros + 7, failed.Settled.HeldMicros);
-        Assert.False(failed.Settled.ReleaseIdempotencyKey);
+        Assert.Equal((ErrorKind.UpstreamTimeout, "upstream_timeout"), (CallOutcome.UpstreamError(UpstreamFailure.TimedOut).Kind, CallOutcome.UpstreamError(UpstreamFailure.TimedOut).Code));
+        Assert.Equal((504, AuditOutcome.InDoubt, "upstream_timeout", estimate.CostMicros, CostSource.Estimated, 30_000L),
+            (failed.Row.Status, failed.Row.Outcome, failed.Row.Reason, failed.Row.CostMicros, failed.Row.CostSource, failed.Row.LatencyMs));
+        Assert.Equal(estimate.CostMicros + 7, failed.HeldMicros);
+        Assert.False(failed.ReleaseIdempotencyKey);
     }
 
     [Fact]
@@ -151,10 +152,11 @@ public sealed class CallOutcomeTests
         CostEstimate estimate = _stripe.Estimate(_create);
         Admission admission = Admission.Reserved(Intent(estimate), Reserve(estimate.CostMicros));
 
-        FailedCall failed = CallOutcome.Failed(admission, _create, estimate, UpstreamFailure.NeverSent, clientGone: false, latencyMs: 1);
+        SettledCall failed = CallOutcome.Failed(admission, _create, estimate, UpstreamFailure.NeverSent, status: 502, clientGone: false, latencyMs: 1);
 
-        Assert.Equal((502, "upstream_unreachable", AuditOutcome.Error, 0L, 0L), (failed.Status, failed.Code, failed.Settled.Row.Outcome, failed.Settled.Row.CostMicros, failed.Settled.HeldMicros));
-        Assert.True(failed.Settled.ReleaseIdempotencyKey);
+        Assert.Equal((ErrorKind.UpstreamFailed, "upstream_unreachable"), (CallOutcome.UpstreamError(UpstreamFailure.NeverSent).Kind, CallOutcome.UpstreamError(UpstreamFailure.NeverSent).Code));
+        Assert.Equal(("upstream_unreachable", AuditOutcome.Error, 0L, 0L), (failed.Row.Reason, failed.Row.Outcome, failed.Row.CostMicros, failed.HeldMicros));
+        Assert.True(failed.ReleaseIdempotencyKey);
     }
 
     [Fact]
@@ -162,19 +164,19 @@ public sealed class CallOutcomeTests
     {
         Admission admission = Admission.Reserved(Intent(CostEstimate.Free), Reserve(0));
 
-        FailedCall failed = CallOutcome.Failed(admission, _read, CostEstimate.Free, UpstreamFailure.Broken, clientGone: true, latencyMs: 1);
+        SettledCall failed = CallOutcome.Failed(admission, _read, CostEstimate.Free, UpstreamFailure.Broken, status: 502, clientGone: true, latencyMs: 1);
 
-        Assert.Equal((502, "upstream_failed"), (failed.Status, failed.Code));
-        Assert.Equal((AuditOutcome.Error, "client_aborted", 0L), (failed.Settled.Row.Outcome, failed.Settled.Row.Reason, failed.Settled.HeldMicros));
+        Assert.Equal("upstream_failed", CallOutcome.UpstreamError(UpstreamFailure.Broken).Code);
+        Assert.Equal((AuditOutcome.Error, "client_aborted", 0L), (failed.Row.Outcome, failed.Row.Reason, failed.HeldMicros));
     }
 
     [Fact]
     public void Failed_Replay_CountsNoCost()
     {
         CostEstimate estimate = _stripe.Estimate(_create);
-        FailedCall failed = CallOutcome.Failed(Admission.Replayed(Intent(estimate)), _create, estimate, UpstreamFailure.Broken, clientGone: false, latencyMs: 1);
+        SettledCall failed = CallOutcome.Failed(Admission.Replayed(Intent(estimate)), _create, estimate, UpstreamFailure.Broken, status: 502, clientGone: false, latencyMs: 1);
 
-        Assert.Equal((AuditOutcome.InDoubt, 0L, 0L), (failed.Settled.Row.Outcome, failed.Settled.Row.CostMicros, failed.Settled.HeldMicros));
+        Assert.Equal((AuditOutcome.InDoubt, "upstream_failed", 0L, 0L), (failed.Row.Outcome, failed.Row.Reason, failed.Row.CostMicros, failed.HeldMicros));
     }
 
     private AuditEntry Intent(CostEstimate estimate) => new()
