@@ -61,6 +61,34 @@ public static class ProxyRequestReader
             throw TooLarge();
         }
 
+        if (request.ContentLength is long declared)
+        {
+            // The common case: read straight into an array of the declared size, no growing copies.
+            byte[] exact = new byte[declared];
+            int filled = 0;
+            int read;
+            while (filled < exact.Length && (read = await request.Body.ReadAsync(exact.AsMemory(filled), cancellationToken)) > 0)
+            {
+                filled += read;
+            }
+
+            byte[] probe = ArrayPool<byte>.Shared.Rent(1);
+            try
+            {
+                // A body longer than declared is refused like a large one; the server normally stops it first.
+                if (filled == exact.Length && await request.Body.ReadAsync(probe.AsMemory(0, 1), cancellationToken) > 0)
+                {
+                    throw TooLarge();
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(probe);
+            }
+
+            return exact.AsMemory(0, filled);
+        }
+
         using var body = new MemoryStream();
         byte[] chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
         try

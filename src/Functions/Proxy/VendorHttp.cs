@@ -14,6 +14,9 @@ namespace Keybrake.Functions.Proxy;
 public sealed partial class VendorHttp(
     ISecretProvider secrets, IHttpClientFactory httpClients, IOptionsMonitor<VendorEndpointOptions> endpoints, ILogger<VendorHttp> logger)
 {
+    // The configured base URLs' scheme, authority and path, computed once per options instance rather than per call.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Uri, string> BasePrefixes = [];
+
     public static string ClientName(string vendor) => "keybrake-vendor-" + vendor;
 
     /// <summary>Every secret the vendor needs for <paramref name="tenant"/>, or the name of the first that is missing or unreadable.</summary>
@@ -68,7 +71,7 @@ public sealed partial class VendorHttp(
     public HttpRequestMessage ProxiedRequest(
         Microsoft.AspNetCore.Http.HttpRequest incoming, VendorDefinition vendor, Domain.Proxy.ProxyCall call, ReadOnlyMemory<byte> body, UpstreamAuthorization auth)
     {
-        HttpRequestMessage upstream = Request(vendor, new HttpMethod(call.Method), auth, incoming.QueryString.Value);
+        HttpRequestMessage upstream = Request(vendor, HttpMethod.Parse(call.Method), auth, incoming.QueryString.Value);
         if (!body.IsEmpty || call.Method is "POST" or "PUT" or "PATCH")
         {
             upstream.Content = new ReadOnlyMemoryContent(body);
@@ -99,8 +102,8 @@ public sealed partial class VendorHttp(
     /// </summary>
     public static Uri UpstreamUri(Uri baseUrl, IReadOnlyList<string> segments, string? query)
     {
-        string basePath = baseUrl.AbsolutePath.TrimEnd('/');
-        var target = new Uri(baseUrl.GetLeftPart(UriPartial.Authority) + basePath + Domain.Proxy.PathNormalizer.Encode(segments) + query, UriKind.Absolute);
+        string prefix = BasePrefixes.GetValue(baseUrl, b => b.GetLeftPart(UriPartial.Authority) + b.AbsolutePath.TrimEnd('/'));
+        var target = new Uri(prefix + Domain.Proxy.PathNormalizer.Encode(segments) + query, UriKind.Absolute);
         if (target.Scheme != baseUrl.Scheme || target.IdnHost != baseUrl.IdnHost || target.Port != baseUrl.Port || !string.IsNullOrEmpty(target.UserInfo))
         {
             throw new InvalidOperationException("The upstream URL left the configured vendor host.");
@@ -116,25 +119,20 @@ public sealed partial class VendorHttp(
 /// <summary>The endpoint's timeout linked with the caller's cancellation; tells a timeout from the caller going away.</summary>
 public sealed class UpstreamDeadline : IDisposable
 {
-    private readonly CancellationTokenSource _timeout;
     private readonly CancellationTokenSource _linked;
     private readonly CancellationToken _caller;
 
     public UpstreamDeadline(TimeSpan timeout, CancellationToken caller)
     {
         _caller = caller;
-        _timeout = new CancellationTokenSource(timeout);
-        _linked = CancellationTokenSource.CreateLinkedTokenSource(caller, _timeout.Token);
+        _linked = CancellationTokenSource.CreateLinkedTokenSource(caller);
+        _linked.CancelAfter(timeout);
     }
 
     public CancellationToken Token => _linked.Token;
 
     /// <summary>The endpoint's timeout fired, not the caller's cancellation.</summary>
-    public bool TimedOut => _timeout.IsCancellationRequested && !_caller.IsCancellationRequested;
+    public bool TimedOut => _linked.IsCancellationRequested && !_caller.IsCancellationRequested;
 
-    public void Dispose()
-    {
-        _linked.Dispose();
-        _timeout.Dispose();
-    }
+    public void Dispose() => _linked.Dispose();
 }

@@ -199,3 +199,34 @@ public sealed class CallOutcomeTests
 
     private static Reservation Reserve(long micros) => new(micros, [], null, null);
 }
+
+/// <summary>The loop breaker's fingerprint: stable across releases (rows of the current window carry it), form fields in any order.</summary>
+public sealed class LoopFingerprintTests
+{
+    [Theory]
+    [InlineData("application/x-www-form-urlencoded", "amount=100&currency=usd&metadata%5Border%5D=o%2B1+x")]
+    [InlineData("application/x-www-form-urlencoded; charset=utf-8", "b=2&a=1&a=3&c")]
+    [InlineData("application/json", """{"to":["a@example.com"],"subject":"héllo"}""")]
+    [InlineData(null, "")]
+    public void Fingerprint_IsTheHashOfMethodPathQueryAndCanonicalBody(string? contentType, string body)
+    {
+        var call = new ProxyCall("stripe", "POST", ["v1", "payment_intents"], "payment_intents.create", contentType, System.Text.Encoding.UTF8.GetBytes(body), null, "?expand[]=x");
+
+        // The definition written out plainly: what the rows in storage were keyed by before it was hashed piece by piece.
+        string canonical = contentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) == true
+            ? string.Join('&', Keybrake.Domain.Vendors.FormBody.Parse(call.Body.Span).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value))
+            : Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(call.Body.Span));
+        string expected = Keybrake.Domain.Common.RandomTokens.Sha256Hex(call.Method + " " + call.Path + call.Query + "\n" + canonical)[..40];
+
+        Assert.Equal(expected, LoopFingerprint.Of(call));
+    }
+
+    [Fact]
+    public void FormFields_InAnotherOrder_AreTheSameCall_OtherValuesAreNot()
+    {
+        ProxyCall Form(string body) => new("stripe", "POST", ["v1", "charges"], "charges.create", "application/x-www-form-urlencoded", System.Text.Encoding.ASCII.GetBytes(body), null);
+
+        Assert.Equal(LoopFingerprint.Of(Form("a=1&b=2")), LoopFingerprint.Of(Form("b=2&a=1")));
+        Assert.NotEqual(LoopFingerprint.Of(Form("a=1&b=2")), LoopFingerprint.Of(Form("a=1&b=3")));
+    }
+}
