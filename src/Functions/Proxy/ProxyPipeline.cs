@@ -112,11 +112,9 @@ public sealed partial class ProxyPipeline(
         using UpstreamDeadline deadline = vendorHttp.Deadline(vendor, cancellationToken);
         long upstreamStarted = Stopwatch.GetTimestamp();
         HttpResponseMessage response;
-        UpstreamHead head = UpstreamHead.None;
-        Stream upstreamBody;
         try
         {
-            response = await vendorHttp.SendAsync(vendor, upstream, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            response = await vendorHttp.SendAsync(vendor, authorized.Key.Tenant, upstream, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
@@ -127,11 +125,8 @@ public sealed partial class ProxyPipeline(
         using (response)
         {
             int status = (int)response.StatusCode;
-            if (status == 401)
-            {
-                vendorHttp.ForgetSecrets(vendor, authorized.Key.Tenant);
-            }
-
+            UpstreamHead head = UpstreamHead.None;
+            Stream upstreamBody;
             try
             {
                 upstreamBody = await response.Content.ReadAsStreamAsync(deadline.Token);

@@ -47,15 +47,6 @@ public sealed partial class VendorHttp(
         return (values, null);
     }
 
-    /// <summary>The vendor refused our secret: it may have been rotated. Read it afresh next time.</summary>
-    public void ForgetSecrets(VendorDefinition vendor, string tenant)
-    {
-        foreach (string name in vendor.SecretNames)
-        {
-            secrets.Invalidate(name, tenant);
-        }
-    }
-
     /// <summary>A request to the vendor's configured base URL plus the authorised path and the untouched query.</summary>
     public HttpRequestMessage Request(VendorDefinition vendor, HttpMethod method, UpstreamAuthorization auth, string? query)
     {
@@ -93,8 +84,21 @@ public sealed partial class VendorHttp(
     public UpstreamDeadline Deadline(VendorDefinition vendor, CancellationToken cancellationToken) =>
         new(TimeSpan.FromSeconds(endpoints.Get(vendor.Name).TimeoutSeconds), cancellationToken);
 
-    public Task<HttpResponseMessage> SendAsync(VendorDefinition vendor, HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken) =>
-        httpClients.CreateClient(ClientName(vendor.Name)).SendAsync(request, completion, cancellationToken);
+    /// <summary>Sends on the vendor's named client; a 401 means the vendor refused the tenant's secret, which may have been rotated: it is read afresh next time.</summary>
+    public async Task<HttpResponseMessage> SendAsync(
+        VendorDefinition vendor, string tenant, HttpRequestMessage request, HttpCompletionOption completion, CancellationToken cancellationToken)
+    {
+        HttpResponseMessage response = await httpClients.CreateClient(ClientName(vendor.Name)).SendAsync(request, completion, cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+        {
+            foreach (string name in vendor.SecretNames)
+            {
+                secrets.Invalidate(name, tenant);
+            }
+        }
+
+        return response;
+    }
 
     /// <summary>
     /// The configured base URL plus the normalised path and the untouched query. Built by concatenation,

@@ -74,7 +74,7 @@ public sealed class VendorLookup(VendorRegistry vendors, VendorHttp http) : IVen
 
         using HttpRequestMessage request = http.Request(vendor, HttpMethod.Get, vendor.Authorize(values, path), query);
         using UpstreamDeadline deadline = http.Deadline(vendor, cancellationToken);
-        using HttpResponseMessage response = await http.SendAsync(vendor, request, HttpCompletionOption.ResponseContentRead, deadline.Token);
+        using HttpResponseMessage response = await http.SendAsync(vendor, tenant, request, HttpCompletionOption.ResponseContentRead, deadline.Token);
         if (!response.IsSuccessStatusCode)
         {
             throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a lookup.", null, response.StatusCode);
