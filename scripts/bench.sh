@@ -5,6 +5,7 @@
 #   scripts/bench.sh            macro run + micro-benchmarks, written to docs/benchmarks.md (about 10 minutes)
 #   scripts/bench.sh --quick    a smoke test with tiny counts, written to a temporary file (or --out FILE)
 #   scripts/bench.sh --micro    only the BenchmarkDotNet micro-benchmarks;  --no-micro  only the macro run
+#   scripts/bench.sh --micro --micro-classes pipeline   only these micro-benchmark classes, of: hotpath, pipeline
 #   scripts/bench.sh --scenarios tenancy,ownership   only these parts of the macro run, of: proxy (the four scenarios),
 #                               counts, contention, tenancy (hot tenant / 8 tenants, 1-2 instances, +0/+5 ms storage), ownership
 # KEYBRAKE_BENCH_AZURITE_PORT moves Azurite's ports (blob, blob+1, blob+2; default 10300-10302).

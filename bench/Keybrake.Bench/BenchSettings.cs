@@ -41,6 +41,11 @@ internal sealed record BenchSettings
 
     public bool Runs(string section) => Sections.Contains(section);
 
+    /// <summary>The micro-benchmark classes to run (<c>--micro-classes pipeline</c>): <c>hotpath</c> and <c>pipeline</c> by default.</summary>
+    public IReadOnlySet<string> MicroClasses { get; init; } = AllMicroClasses;
+
+    public static IReadOnlySet<string> AllMicroClasses { get; } = new HashSet<string>(["hotpath", "pipeline"], StringComparer.Ordinal);
+
     public static BenchSettings Parse(string[] args)
     {
         string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -82,6 +87,17 @@ internal sealed record BenchSettings
             }
 
             settings = settings with { Sections = chosen };
+        }
+
+        if (Value("--micro-classes") is string classes)
+        {
+            var chosen = new HashSet<string>(classes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), StringComparer.Ordinal);
+            if (chosen.Count == 0 || !chosen.IsSubsetOf(AllMicroClasses))
+            {
+                throw new ArgumentException($"--micro-classes takes a comma-separated list of {string.Join(", ", AllMicroClasses)}.");
+            }
+
+            settings = settings with { MicroClasses = chosen };
         }
 
         if (Value("--rounds") is string rounds)

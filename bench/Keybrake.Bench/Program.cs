@@ -6,7 +6,15 @@ using Keybrake.Bench.Micro;
 //   (default)   the four scenarios, counts and contention, then the micro-benchmarks; writes docs/benchmarks.md
 //   --quick     tiny counts (a smoke test of the harness), written to a temporary file unless --out is given
 //   --micro     only the micro-benchmarks;  --no-micro  only the macro run;  --rounds N  A/B rounds
+//   --micro-classes hotpath,pipeline   which micro-benchmark classes (both by default)
+//   --alloc-profile   where the pipeline micro-benchmark's bytes go, by type (sampled)
 //   --soak [--calls N] [--every N] [--paths memory,azurite]   the soak run instead (scripts/soak.sh)
+if (args.Contains("--alloc-profile"))
+{
+    await AllocationProfile.RunAsync(calls: 50_000);
+    return;
+}
+
 if (args.Contains("--soak"))
 {
     string? Value(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
@@ -31,7 +39,7 @@ if (settings.Micro)
 {
     long began = Stopwatch.GetTimestamp();
     string artifacts = Path.Combine(Path.GetTempPath(), "keybrake-bench-artifacts");
-    IReadOnlyList<MicroResult> micro = MicroBenchmark.Run(settings.Quick, artifacts);
+    IReadOnlyList<MicroResult> micro = MicroBenchmark.Run(settings.Quick, artifacts, settings.MicroClasses);
     Report.Write(settings.OutPath, "micro", Report.Micro(settings, micro, Stopwatch.GetElapsedTime(began)));
     Console.WriteLine($"Micro-benchmarks written to {settings.OutPath}.");
 }

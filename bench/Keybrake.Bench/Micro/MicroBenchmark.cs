@@ -13,14 +13,14 @@ namespace Keybrake.Bench.Micro;
 internal sealed record MicroResult(string Name, double MeanNs, double StdDevNs, long? AllocatedBytes);
 
 /// <summary>
-/// Runs <see cref="HotPathBenchmarks"/> with BenchmarkDotNet in this process (no generated project to build), with a
+/// Runs <see cref="HotPathBenchmarks"/> and <see cref="PipelineBenchmarks"/> with BenchmarkDotNet in this process (no generated project to build), with a
 /// short job: a fixed 16,384 calls per iteration (these functions take 0.1-5 µs, so an iteration takes 2-80 ms) instead
 /// of a pilot stage that sizes iterations, and no empty-method overhead runs (about a nanosecond, below these
 /// benchmarks' noise on a shared machine). A few seconds per benchmark instead of BenchmarkDotNet's default of many.
 /// </summary>
 internal static class MicroBenchmark
 {
-    public static IReadOnlyList<MicroResult> Run(bool quick, string artifacts)
+    public static IReadOnlyList<MicroResult> Run(bool quick, string artifacts, IReadOnlySet<string> classes)
     {
         Job job = quick
             ? Job.Dry
@@ -31,8 +31,9 @@ internal static class MicroBenchmark
             .AddColumnProvider(DefaultColumnProviders.Instance)
             .AddLogger(ConsoleLogger.Default)
             .WithArtifactsPath(artifacts);
-        Summary summary = BenchmarkRunner.Run<HotPathBenchmarks>(config);
-        return [.. summary.Reports.Select(r => new MicroResult(
+        Type[] types = [.. new[] { ("hotpath", typeof(HotPathBenchmarks)), ("pipeline", typeof(PipelineBenchmarks)) }
+            .Where(c => classes.Contains(c.Item1)).Select(c => c.Item2)];
+        return [.. types.Select(t => BenchmarkRunner.Run(t, config)).SelectMany(summary => summary.Reports).Select(r => new MicroResult(
             r.BenchmarkCase.Descriptor.WorkloadMethod.Name,
             r.ResultStatistics?.Mean ?? double.NaN,
             r.ResultStatistics?.StandardDeviation ?? double.NaN,

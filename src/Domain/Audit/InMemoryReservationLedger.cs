@@ -22,7 +22,8 @@ public sealed class InMemoryReservationLedger : IReservationLedger
         using Locks held = Lock([.. counters.Select(c => c.Partition), intent.PartitionKey,
             .. reservation.IdempotencyRow is null ? [] : new[] { DayBefore(intent.PartitionKey, intent.Timestamp) }]);
         Partition primary = PartitionOf(intent.PartitionKey);
-        if (reservation.IdempotencyRow is string marker && (primary.Markers.ContainsKey(marker) || MarkedTheDayBefore(intent.PartitionKey, marker, intent.Timestamp)))
+        string? marker = reservation.IdempotencyRow is null ? null : MarkerOf(intent.KeyId, intent.IdempotencyKey);
+        if (marker is not null && (primary.Markers.ContainsKey(marker) || MarkedTheDayBefore(intent.PartitionKey, marker, intent.Timestamp)))
         {
             // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
             primary.Rows[intent.Id] = intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true, Counters = [], HeldMicros = 0 };
@@ -57,9 +58,9 @@ public sealed class InMemoryReservationLedger : IReservationLedger
             reserved.Add((counter, values[counter.Row]));
         }
 
-        if (reservation.IdempotencyRow is not null)
+        if (marker is not null)
         {
-            primary.Markers[reservation.IdempotencyRow] = intent.Timestamp;
+            primary.Markers[marker] = intent.Timestamp;
         }
 
         primary.Rows[intent.Id] = intent;
@@ -73,7 +74,7 @@ public sealed class InMemoryReservationLedger : IReservationLedger
         {
             // The vendor refused outright and will not replay: a retry with this key is a new attempt.
             using Locks held = Lock([outcome.PartitionKey]);
-            PartitionOf(outcome.PartitionKey).Markers.Remove(reservation.IdempotencyRow);
+            PartitionOf(outcome.PartitionKey).Markers.Remove(MarkerOf(outcome.KeyId, outcome.IdempotencyKey));
         }
     }
 
@@ -129,6 +130,9 @@ public sealed class InMemoryReservationLedger : IReservationLedger
         }
     }
 
+    // A marker here is one key's Idempotency-Key; how the table ledger names its marker rows is its own business.
+    private static string MarkerOf(string keyId, string? idempotencyKey) => keyId + "|" + idempotencyKey;
+
     public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken)
     {
         if (row.Replay)
@@ -141,7 +145,7 @@ public sealed class InMemoryReservationLedger : IReservationLedger
             return Task.FromResult(false);
         }
 
-        string marker = Reservation.IdempotencyRowFor(row.KeyId, row.IdempotencyKey);
+        string marker = MarkerOf(row.KeyId, row.IdempotencyKey);
         string dayBefore = DayBefore(row.PartitionKey, row.Timestamp);
         using Locks held = Lock([dayBefore]);
         return Task.FromResult(MarkedTheDayBefore(row.PartitionKey, marker, row.Timestamp));

@@ -30,10 +30,6 @@ public sealed record Reservation(long AmountMicros, IReadOnlyList<CapCounter> Co
     /// call sits in its own day's partition, so a retry on the next UTC day looks there too, back this far.
     /// </summary>
     public static TimeSpan IdempotencyWindow { get; } = TimeSpan.FromHours(24);
-
-    /// <summary>The marker row of one key's Idempotency-Key: hashed, so any key the vendor accepts fits a RowKey.</summary>
-    public static string IdempotencyRowFor(string keyId, string idempotencyKey) =>
-        "~idem|" + keyId + "|" + Common.RandomTokens.Sha256Hex(idempotencyKey)[..40];
 }
 
 public enum BeginStatus

@@ -66,6 +66,23 @@ public static class VaultKeySecret
         return true;
     }
 
-    public static bool Verify(VaultKey stored, string presentedKey) =>
-        RandomTokens.HashEquals(stored.SecretHash, Hash(presentedKey));
+    /// <summary>The presented key hashes to the stored hash; compared in constant time, hashed without intermediate strings (every proxied call).</summary>
+    public static bool Verify(VaultKey stored, string presentedKey)
+    {
+        int max = System.Text.Encoding.UTF8.GetMaxByteCount(presentedKey.Length);
+        byte[]? rented = max > 512 ? System.Buffers.ArrayPool<byte>.Shared.Rent(max) : null;
+        Span<byte> utf8 = rented ?? stackalloc byte[512];
+        Span<byte> digest = stackalloc byte[32];
+        System.Security.Cryptography.SHA256.HashData(utf8[..System.Text.Encoding.UTF8.GetBytes(presentedKey, utf8)], digest);
+        if (rented is not null)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rented, clearArray: true);
+        }
+
+        Span<char> hex = stackalloc char[64];
+        Convert.TryToHexStringLower(digest, hex, out _);
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(stored.SecretHash.AsSpan()),
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes((ReadOnlySpan<char>)hex));
+    }
 }

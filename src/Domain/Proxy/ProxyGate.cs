@@ -1,3 +1,4 @@
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Policy;
 using Keybrake.Domain.Vendors;
@@ -8,8 +9,9 @@ namespace Keybrake.Domain.Proxy;
 public sealed record AuthorizedCall(VaultKey Key, VendorDefinition Vendor, string Method, IReadOnlyList<string> Segments, string Operation);
 
 /// <summary>
-/// docs/design.md §3 steps 1-3, in order: a valid key (401), the route's vendor is the key's (403), the method
-/// and normalised path are on the key's allowlist (403 naming the operation; an empty list allows nothing).
+/// docs/design.md §3 steps 1-3, in order: a valid key (<see cref="ErrorKind.Unauthorized"/>), the route's vendor is the
+/// key's (<see cref="ErrorKind.Forbidden"/>), the method and normalised path are on the key's allowlist (forbidden,
+/// naming the operation; an empty list allows nothing).
 /// </summary>
 public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
 {
@@ -23,24 +25,24 @@ public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
         string? id = VaultKeySecret.IdOf(presented);
         if (id is null)
         {
-            throw new ProxyDeniedException(401, "invalid_vault_key", "Send a Keybrake vault key where the vendor SDK puts its API key.");
+            throw new KeybrakeException(ErrorKind.Unauthorized, "invalid_vault_key", "Send a Keybrake vault key where the vendor SDK puts its API key.");
         }
 
         VaultKey? key = await keys.GetAsync(id, cancellationToken);
         if (key is null || !VaultKeySecret.Verify(key, presented!))
         {
-            throw new ProxyDeniedException(401, "invalid_vault_key", "The vault key is not valid.", key);
+            throw new KeybrakeException(ErrorKind.Unauthorized, "invalid_vault_key", "The vault key is not valid.") { Key = key };
         }
 
         VaultKeyStatus status = key.StatusAt(time.GetUtcNow());
         if (status != VaultKeyStatus.Active)
         {
-            throw new ProxyDeniedException(401, "vault_key_" + status.ToString().ToLowerInvariant(), $"The vault key is {status.ToString().ToLowerInvariant()}.", key);
+            throw new KeybrakeException(ErrorKind.Unauthorized, "vault_key_" + status.ToString().ToLowerInvariant(), $"The vault key is {status.ToString().ToLowerInvariant()}.") { Key = key };
         }
 
         if (!string.Equals(key.Vendor, vendor.Name, StringComparison.Ordinal))
         {
-            throw new ProxyDeniedException(403, "vendor_mismatch", $"This vault key is for {key.Vendor}, not {vendor.Name}.", key);
+            throw new KeybrakeException(ErrorKind.Forbidden, "vendor_mismatch", $"This vault key is for {key.Vendor}, not {vendor.Name}.") { Key = key };
         }
 
         IReadOnlyList<string> segments;
@@ -48,9 +50,9 @@ public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
         {
             segments = PathNormalizer.Normalize(rawPath);
         }
-        catch (Common.KeybrakeException e)
+        catch (KeybrakeException e)
         {
-            throw new ProxyDeniedException(400, e.Code, e.Message, key);
+            throw new KeybrakeException(ErrorKind.Validation, e.Code, e.Message) { Key = key };
         }
 
         string operation = vendor.Operation(method, segments);
@@ -61,8 +63,8 @@ public sealed class ProxyGate(VaultKeyCache keys, TimeProvider time)
         bool allowed = patterns.Any(pattern => pattern.Matches(method, matchable) || pattern.Matches(method, segments));
         if (!allowed)
         {
-            throw new ProxyDeniedException(403, "endpoint_not_allowed",
-                $"This vault key does not allow {operation} ({method} {PathNormalizer.Encode(matchable)}).", key, operation);
+            throw new KeybrakeException(ErrorKind.Forbidden, "endpoint_not_allowed",
+                $"This vault key does not allow {operation} ({method} {PathNormalizer.Encode(matchable)}).") { Key = key, Operation = operation };
         }
 
         return new AuthorizedCall(key, vendor, method, segments, operation);

@@ -49,6 +49,8 @@ public static class ProxyServiceCollectionExtensions
             sp.GetRequiredService<IBudgetStore>(), sp.GetRequiredService<TimeProvider>(),
             TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<ProxyOptions>>().Value.BudgetCacheMilliseconds)));
         services.TryAddSingleton<ProxyGate>();
+        services.TryAddSingleton<VendorHttp>();
+        services.TryAddSingleton<CallAccounting>();
         services.TryAddSingleton<ProxyPipeline>();
         services.TryAddSingleton<StripeHostSurface>();
         services.TryAddSingleton<IVendorLookup, VendorLookup>();
@@ -76,7 +78,7 @@ public static class ProxyServiceCollectionExtensions
 
     private static void AddVendorClient(IServiceCollection services, string vendor)
     {
-        services.AddHttpClient(ProxyPipeline.HttpClientName(vendor), client => client.Timeout = Timeout.InfiniteTimeSpan)
+        services.AddHttpClient(VendorHttp.ClientName(vendor), client => client.Timeout = Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 // A proxy passes answers on as they are: no redirects followed, no cookies kept, no decompression.

@@ -4,7 +4,10 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Keybrake.Functions.Http;
 
-/// <summary>Maps domain failures to the operator API's <c>{"error":{"code","message"}}</c> body and status, in one place.</summary>
+/// <summary>
+/// Maps domain failures to HTTP statuses, in one place for the operator API and the proxy, and to the operator API's
+/// <c>{"error":{"code","message"}}</c> body (the proxy answers in each vendor's own error shape instead).
+/// </summary>
 public static class ApiErrors
 {
     public static int StatusOf(ErrorKind kind) => kind switch
@@ -17,6 +20,8 @@ public static class ApiErrors
         ErrorKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         ErrorKind.RateLimited => StatusCodes.Status429TooManyRequests,
         ErrorKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
+        ErrorKind.UpstreamFailed => StatusCodes.Status502BadGateway,
+        ErrorKind.UpstreamTimeout => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status500InternalServerError,
     };
 

@@ -30,11 +30,12 @@ public static class ForwardedHeaders
 
     public static void CopyToUpstream(IHeaderDictionary from, HttpRequestMessage to, IReadOnlySet<string> allowed)
     {
-        HashSet<string> connectionTokens = ConnectionTokens(from["Connection"]);
+        Microsoft.Extensions.Primitives.StringValues connection = from.Connection;
+        HashSet<string>? connectionTokens = connection.Count == 0 ? null : ConnectionTokens(connection);
         foreach ((string name, Microsoft.Extensions.Primitives.StringValues values) in from)
         {
             // The deny list stays as a second guard: an allow list edited carelessly still cannot forward a credential.
-            if (!allowed.Contains(name) || !IsForwarded(name) || connectionTokens.Contains(name) || HasLineBreak(values))
+            if (!allowed.Contains(name) || !IsForwarded(name) || connectionTokens?.Contains(name) == true || HasLineBreak(values))
             {
                 continue;
             }
@@ -52,7 +53,7 @@ public static class ForwardedHeaders
 
     public static void CopyToResponse(HttpResponseMessage from, HttpResponse to, SecretScrubber scrubber)
     {
-        HashSet<string> connectionTokens = from.Headers.Connection.ToHashSet(StringComparer.OrdinalIgnoreCase);
+        HashSet<string>? connectionTokens = from.Headers.Connection.Count == 0 ? null : from.Headers.Connection.ToHashSet(StringComparer.OrdinalIgnoreCase);
         Copy(from.Headers, to, connectionTokens, scrubber);
         Copy(from.Content.Headers, to, connectionTokens, scrubber);
         if (from.Content.Headers.ContentLength is long length)
@@ -61,12 +62,20 @@ public static class ForwardedHeaders
         }
     }
 
-    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string> connectionTokens, SecretScrubber scrubber)
+    private static void Copy(HttpHeaders headers, HttpResponse to, HashSet<string>? connectionTokens, SecretScrubber scrubber)
     {
-        foreach (KeyValuePair<string, IEnumerable<string>> header in headers)
+        // The non-validated view hands out values as stored: no parsing and no enumerator objects per header.
+        foreach (KeyValuePair<string, HeaderStringValues> header in headers.NonValidated)
         {
-            string[] values = header.Value.Select(scrubber.Scrub).ToArray();
-            if (IsForwarded(header.Key) && !connectionTokens.Contains(header.Key) && !HasLineBreak(values))
+            if (!IsForwarded(header.Key) || connectionTokens?.Contains(header.Key) == true)
+            {
+                continue;
+            }
+
+            Microsoft.Extensions.Primitives.StringValues values = header.Value.Count == 1
+                ? scrubber.Scrub(header.Value.ToString())
+                : header.Value.Select(scrubber.Scrub).ToArray();
+            if (!HasLineBreak(values))
             {
                 to.Headers[header.Key] = values;
             }
@@ -77,6 +86,16 @@ public static class ForwardedHeaders
         connection.SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
 
-    private static bool HasLineBreak(IEnumerable<string?> values) =>
-        values.Any(v => v is not null && (v.Contains('\r', StringComparison.Ordinal) || v.Contains('\n', StringComparison.Ordinal)));
+    private static bool HasLineBreak(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        foreach (string? value in values)
+        {
+            if (value is not null && value.AsSpan().IndexOfAny('\r', '\n') >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

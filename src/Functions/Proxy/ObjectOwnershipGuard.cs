@@ -1,8 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Secrets;
 using Keybrake.Domain.Vendors;
+using Keybrake.Infrastructure.Storage;
 using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Functions.Proxy;
@@ -26,6 +28,28 @@ public sealed partial class ObjectOwnershipGuard(
     /// </summary>
     public const int MaxFilteredResponseBytes = (8 * 1024 * 1024) - 1;
 
+    /// <summary>
+    /// The ownership step for an agent's request: an account switch the vendor offers (a header naming another account)
+    /// is refused outright, a bound connected account must be the key's, then the objects the call names are checked.
+    /// </summary>
+    public Task<OwnershipCheck> CheckAsync(
+        Microsoft.AspNetCore.Http.HttpRequest request, AuthorizedCall authorized, ProxyCall call,
+        IReadOnlyDictionary<string, string> secretValues, CancellationToken cancellationToken)
+    {
+        VendorDefinition vendor = authorized.Vendor;
+        foreach (string accountSwitch in vendor.RefusedAccountHeaders)
+        {
+            if (request.Headers.ContainsKey(accountSwitch))
+            {
+                throw Deny(authorized, ErrorKind.Forbidden, "vendor_account_not_allowed",
+                    $"{accountSwitch} is not accepted through Keybrake; issue a key with vendor_account to act on a connected account.");
+            }
+        }
+
+        string? account = vendor.AccountHeader is string header && request.Headers.TryGetValue(header, out var value) ? value.ToString() : null;
+        return CheckAsync(authorized, call, request.QueryString.Value, account, secretValues, cancellationToken);
+    }
+
     public async Task<OwnershipCheck> CheckAsync(
         AuthorizedCall authorized, ProxyCall call, string? query, string? accountHeader,
         IReadOnlyDictionary<string, string> secretValues, CancellationToken cancellationToken)
@@ -35,7 +59,7 @@ public sealed partial class ObjectOwnershipGuard(
         string? bound = vendor.AccountHeader is null ? null : authorized.Key.VendorAccount;
         if (!string.IsNullOrEmpty(accountHeader) && !string.Equals(accountHeader, bound, StringComparison.Ordinal))
         {
-            throw Deny(authorized, 403, "vendor_account_not_allowed",
+            throw Deny(authorized, ErrorKind.Forbidden, "vendor_account_not_allowed",
                 $"This vault key may not act on another {vendor.Name} account ({vendor.AccountHeader}); issue a key with vendor_account for it.");
         }
 
@@ -53,12 +77,12 @@ public sealed partial class ObjectOwnershipGuard(
         ObjectScope scope = vendor.Objects(call, query);
         if (scope.Refusal is not null)
         {
-            throw Deny(authorized, 403, "foreign_object", scope.Refusal);
+            throw Deny(authorized, ErrorKind.Forbidden, "foreign_object", scope.Refusal);
         }
 
         if (scope.List == ListScope.Refuse)
         {
-            throw Deny(authorized, 403, "foreign_object",
+            throw Deny(authorized, ErrorKind.Forbidden, "foreign_object",
                 $"{call.Operation} lists objects of every tenant on this shared {vendor.Name} account and cannot be filtered; fetch your objects by id.");
         }
 
@@ -68,7 +92,7 @@ public sealed partial class ObjectOwnershipGuard(
             if (!string.Equals(owner, tenant, StringComparison.Ordinal))
             {
                 // The same answer whether the object is another tenant's or nobody's: no probing for ids.
-                throw Deny(authorized, 403, "foreign_object", $"This call names {vendor.Name} object '{Shorten(named.Id)}', which does not belong to this tenant.");
+                throw Deny(authorized, ErrorKind.Forbidden, "foreign_object", $"This call names {vendor.Name} object '{Shorten(named.Id)}', which does not belong to this tenant.");
             }
         }
 
@@ -135,11 +159,11 @@ public sealed partial class ObjectOwnershipGuard(
             found = await lookup.FindAsync(vendor, authorized.Key.Tenant, named.LookupPath, cancellationToken);
         }
         catch (Exception e) when (e is HttpRequestException or TimeoutException or JsonException
-                                      or Domain.Common.KeybrakeException
+                                      or KeybrakeException
                                       || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             LogLookupFailed(logger, vendor.Name, e.GetType().Name);
-            throw Deny(authorized, 503, "ownership_unavailable",
+            throw Deny(authorized, ErrorKind.Unavailable, "ownership_unavailable",
                 $"Keybrake could not establish who owns {vendor.Name} object '{Shorten(named.Id)}', so this call was not forwarded. Retry later.");
         }
 
@@ -202,7 +226,7 @@ public sealed partial class ObjectOwnershipGuard(
                     // The vendor's answer has arrived; record the owner even if the agent has gone away.
                     await store.RecordAsync(vendor.Name, ids, check.Tenant, CancellationToken.None);
                 }
-                catch (Exception e) when (e is Azure.RequestFailedException or HttpRequestException or TimeoutException or OperationCanceledException)
+                catch (Exception e) when (StorageFailures.IsStorageFailure(e, CancellationToken.None))
                 {
                     // Fail closed: other instances will not see an owner and refuse calls naming it.
                     LogCreateUnrecorded(logger, vendor.Name, e.GetType().Name);
@@ -270,8 +294,8 @@ public sealed partial class ObjectOwnershipGuard(
         return string.Equals(owner, tenant, StringComparison.Ordinal);
     }
 
-    private static ProxyDeniedException Deny(AuthorizedCall authorized, int status, string code, string message) =>
-        new(status, code, message, authorized.Key, authorized.Operation);
+    private static KeybrakeException Deny(AuthorizedCall authorized, ErrorKind kind, string code, string message) =>
+        new(kind, code, message) { Key = authorized.Key, Operation = authorized.Operation };
 
     private static string Shorten(string id) => id.Length <= 64 ? id : id[..64] + "…";
 

@@ -21,13 +21,18 @@ public sealed class SecretScrubber
     public const int MinSecretLength = 8;
 
     private const byte Mask = (byte)'*';
+
+    // The last patterns built per vendor: the credentials are the same call after call (the secret provider caches
+    // them), so their texts and bytes are built again only when one changes. One entry per vendor, so bounded.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Patterns> LastPatterns = new(StringComparer.Ordinal);
+
     private readonly byte[][] _secrets;
     private readonly string[] _secretTexts;
 
-    private SecretScrubber(IEnumerable<string> secrets)
+    private SecretScrubber(Patterns patterns)
     {
-        _secretTexts = secrets.Where(s => s.Length >= MinSecretLength).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length).ToArray();
-        _secrets = _secretTexts.Select(Encoding.UTF8.GetBytes).ToArray();
+        _secretTexts = patterns.Texts;
+        _secrets = patterns.Bytes;
     }
 
     /// <summary>How many occurrences were overwritten so far (for the log line; never the values).</summary>
@@ -39,14 +44,23 @@ public sealed class SecretScrubber
     /// </summary>
     public static SecretScrubber For(VendorDefinition vendor, IReadOnlyDictionary<string, string> secrets, string? upstreamAuthorization)
     {
+        ReadOnlySpan<char> credential = upstreamAuthorization is null ? default
+            : upstreamAuthorization.IndexOf(' ', StringComparison.Ordinal) is int space and >= 0 ? upstreamAuthorization.AsSpan(space + 1)
+            : upstreamAuthorization;
+        if (LastPatterns.TryGetValue(vendor.Name, out Patterns? last) && last.BuiltFrom(vendor, secrets, credential, upstreamAuthorization is not null))
+        {
+            return new SecretScrubber(last);
+        }
+
         var values = vendor.CredentialSecretNames.Where(secrets.ContainsKey).Select(name => secrets[name]).ToList();
         if (upstreamAuthorization is not null)
         {
-            int space = upstreamAuthorization.IndexOf(' ', StringComparison.Ordinal);
-            values.Add(space < 0 ? upstreamAuthorization : upstreamAuthorization[(space + 1)..]);
+            values.Add(credential.ToString());
         }
 
-        return new SecretScrubber(values);
+        var patterns = new Patterns(values, upstreamAuthorization is not null);
+        LastPatterns[vendor.Name] = patterns;
+        return new SecretScrubber(patterns);
     }
 
     /// <summary>A header value with every credential overwritten.</summary>
@@ -128,6 +142,46 @@ public sealed class SecretScrubber
         finally
         {
             ArrayPool<byte>.Shared.Return(window);
+        }
+    }
+
+    /// <summary>The credentials' texts and UTF-8 bytes, longest first, and the values they were built from.</summary>
+    private sealed class Patterns
+    {
+        private readonly List<string> _source;
+        private readonly bool _withAuthorization;
+
+        public Patterns(List<string> source, bool withAuthorization)
+        {
+            _source = source;
+            _withAuthorization = withAuthorization;
+            Texts = source.Where(s => s.Length >= MinSecretLength).Distinct(StringComparer.Ordinal).OrderByDescending(s => s.Length).ToArray();
+            Bytes = Texts.Select(Encoding.UTF8.GetBytes).ToArray();
+        }
+
+        public string[] Texts { get; }
+
+        public byte[][] Bytes { get; }
+
+        public bool BuiltFrom(VendorDefinition vendor, IReadOnlyDictionary<string, string> secrets, ReadOnlySpan<char> credential, bool withAuthorization)
+        {
+            if (withAuthorization != _withAuthorization)
+            {
+                return false;
+            }
+
+            int i = 0;
+            foreach (string name in vendor.CredentialSecretNames)
+            {
+                if (secrets.TryGetValue(name, out string? value) && (i >= _source.Count || !string.Equals(_source[i++], value, StringComparison.Ordinal)))
+                {
+                    return false;
+                }
+            }
+
+            return withAuthorization
+                ? i == _source.Count - 1 && credential.SequenceEqual(_source[i])
+                : i == _source.Count;
         }
     }
 

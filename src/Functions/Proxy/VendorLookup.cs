@@ -2,10 +2,8 @@ using System.Text.Json;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Proxy;
 using Keybrake.Domain.Reconciliation;
-using Keybrake.Domain.Secrets;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Vendors;
-using Keybrake.Infrastructure.Http;
-using Microsoft.Extensions.Options;
 
 namespace Keybrake.Functions.Proxy;
 
@@ -13,8 +11,7 @@ namespace Keybrake.Functions.Proxy;
 /// Reads vendor objects with the tenant's real credentials: a final price for the reconciler, and the bound
 /// of a call that names an object (an invoice to pay) before the proxy forwards it.
 /// </summary>
-public sealed class VendorLookup(
-    VendorRegistry vendors, ISecretProvider secrets, IHttpClientFactory httpClients, IOptionsMonitor<VendorEndpointOptions> endpoints) : IVendorLookup
+public sealed class VendorLookup(VendorRegistry vendors, VendorHttp http) : IVendorLookup
 {
     public async Task<long?> SettledCostAsync(AuditEntry row, CancellationToken cancellationToken)
     {
@@ -69,25 +66,20 @@ public sealed class VendorLookup(
     /// <summary>A GET to the vendor with the tenant's real credentials; anything but 2xx is an error.</summary>
     private async Task<JsonDocument> GetAsync(VendorDefinition vendor, string tenant, IReadOnlyList<string> path, string? query, CancellationToken cancellationToken)
     {
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (string name in vendor.SecretNames)
+        (Dictionary<string, string>? values, _) = await http.ReadSecretsAsync(vendor, tenant, cancellationToken);
+        if (values is null)
         {
-            values[name] = await secrets.GetAsync(name, tenant, cancellationToken)
-                ?? throw new Domain.Common.KeybrakeException(Domain.Common.ErrorKind.Unavailable, "vendor_credentials_unavailable", $"No {vendor.Name} credentials for tenant '{tenant}'.");
+            throw new KeybrakeException(ErrorKind.Unavailable, "vendor_credentials_unavailable", $"No {vendor.Name} credentials for tenant '{tenant}'.");
         }
 
-        UpstreamAuthorization auth = vendor.Authorize(values, path);
-        VendorEndpointOptions endpoint = endpoints.Get(vendor.Name);
-        using var request = new HttpRequestMessage(HttpMethod.Get, ProxyPipeline.UpstreamUri(endpoint.BaseUrl ?? vendor.DefaultBaseUrl, auth.Segments, query));
-        request.Headers.TryAddWithoutValidation("Authorization", auth.AuthorizationHeader);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(endpoint.TimeoutSeconds));
-        using HttpResponseMessage response = await httpClients.CreateClient(ProxyPipeline.HttpClientName(vendor.Name)).SendAsync(request, timeout.Token);
+        using HttpRequestMessage request = http.Request(vendor, HttpMethod.Get, vendor.Authorize(values, path), query);
+        using UpstreamDeadline deadline = http.Deadline(vendor, cancellationToken);
+        using HttpResponseMessage response = await http.SendAsync(vendor, tenant, request, HttpCompletionOption.ResponseContentRead, deadline.Token);
         if (!response.IsSuccessStatusCode)
         {
             throw new HttpRequestException($"{vendor.Name} answered {(int)response.StatusCode} to a lookup.", null, response.StatusCode);
         }
 
-        return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token));
+        return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(deadline.Token));
     }
 }

@@ -254,7 +254,7 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
         // The row reserved as a first call (its own day held no marker); the vendor still answers it from a first call
         // made on the day before within its window, so it moved nothing.
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        return await MarkedTheDayBeforeAsync(table, row.PartitionKey, Reservation.IdempotencyRowFor(row.KeyId, row.IdempotencyKey), row.Timestamp, cancellationToken);
+        return await MarkedTheDayBeforeAsync(table, row.PartitionKey, AuditRowKeys.Idempotency(row.KeyId, row.IdempotencyKey), row.Timestamp, cancellationToken);
     }
 
     /// <summary>

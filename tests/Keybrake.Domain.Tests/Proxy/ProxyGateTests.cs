@@ -1,3 +1,4 @@
+using Keybrake.Domain.Common;
 using System.Text;
 using Keybrake.Domain.Keys;
 using Keybrake.Domain.Pricing;
@@ -37,7 +38,7 @@ public sealed class ProxyGateTests
     {
         (VaultKey key, _) = Key("stripe", ["/**"]);
 
-        Assert.Equal((401, "invalid_vault_key"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/charges", authorization));
+        Assert.Equal((ErrorKind.Unauthorized, "invalid_vault_key"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/charges", authorization));
     }
 
     [Fact]
@@ -46,7 +47,7 @@ public sealed class ProxyGateTests
         (VaultKey key, string secret) = Key("stripe", ["/**"]);
         string forged = secret[..^1] + (secret[^1] == 'a' ? 'b' : 'a');
 
-        Assert.Equal((401, "invalid_vault_key"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/charges", "Bearer " + forged));
+        Assert.Equal((ErrorKind.Unauthorized, "invalid_vault_key"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/charges", "Bearer " + forged));
     }
 
     [Fact]
@@ -54,8 +55,8 @@ public sealed class ProxyGateTests
     {
         (VaultKey key, string secret) = Key("stripe", ["/**"]);
 
-        Assert.Equal((401, "vault_key_revoked"), await DeniedAsync(Gate(key with { RevokedAt = Now.AddMinutes(-1) }), _stripe, "GET", "/v1/charges", "Bearer " + secret));
-        Assert.Equal((401, "vault_key_expired"), await DeniedAsync(Gate(key with { ExpiresAt = Now.AddMinutes(-1) }), _stripe, "GET", "/v1/charges", "Bearer " + secret));
+        Assert.Equal((ErrorKind.Unauthorized, "vault_key_revoked"), await DeniedAsync(Gate(key with { RevokedAt = Now.AddMinutes(-1) }), _stripe, "GET", "/v1/charges", "Bearer " + secret));
+        Assert.Equal((ErrorKind.Unauthorized, "vault_key_expired"), await DeniedAsync(Gate(key with { ExpiresAt = Now.AddMinutes(-1) }), _stripe, "GET", "/v1/charges", "Bearer " + secret));
     }
 
     [Fact]
@@ -64,7 +65,7 @@ public sealed class ProxyGateTests
         (VaultKey key, string secret) = Key("resend", ["/**"]);
 
         // Even a path that would be refused as ambiguous is a vendor mismatch first (step 2 before step 3).
-        Assert.Equal((403, "vendor_mismatch"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/../admin", "Bearer " + secret));
+        Assert.Equal((ErrorKind.Forbidden, "vendor_mismatch"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/../admin", "Bearer " + secret));
     }
 
     [Fact]
@@ -72,7 +73,7 @@ public sealed class ProxyGateTests
     {
         (VaultKey key, string secret) = Key("stripe", ["/**"]);
 
-        Assert.Equal((400, "invalid_path"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/a%2Fb", "Bearer " + secret));
+        Assert.Equal((ErrorKind.Validation, "invalid_path"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/a%2Fb", "Bearer " + secret));
     }
 
     [Theory]
@@ -82,7 +83,7 @@ public sealed class ProxyGateTests
     {
         (VaultKey key, string secret) = Key("stripe", ["POST /v1/payment_intents"]);
 
-        Assert.Equal((403, "endpoint_not_allowed"), await DeniedAsync(Gate(key), _stripe, method, path, "Bearer " + secret));
+        Assert.Equal((ErrorKind.Forbidden, "endpoint_not_allowed"), await DeniedAsync(Gate(key), _stripe, method, path, "Bearer " + secret));
     }
 
     [Fact]
@@ -90,7 +91,7 @@ public sealed class ProxyGateTests
     {
         (VaultKey key, string secret) = Key("stripe", []);
 
-        Assert.Equal((403, "endpoint_not_allowed"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/charges", "Bearer " + secret));
+        Assert.Equal((ErrorKind.Forbidden, "endpoint_not_allowed"), await DeniedAsync(Gate(key), _stripe, "GET", "/v1/charges", "Bearer " + secret));
     }
 
     [Theory]
@@ -111,15 +112,15 @@ public sealed class ProxyGateTests
     {
         (VaultKey key, string secret) = Key("twilio", ["POST /2010-04-01/Accounts/*/Messages.json"]);
 
-        Assert.Equal((403, "endpoint_not_allowed"), await DeniedAsync(Gate(key), _twilio, "POST", "/2010-04-01/Accounts/AC1/Calls.json", Basic("AC1", secret)));
+        Assert.Equal((ErrorKind.Forbidden, "endpoint_not_allowed"), await DeniedAsync(Gate(key), _twilio, "POST", "/2010-04-01/Accounts/AC1/Calls.json", Basic("AC1", secret)));
     }
 
     private static string Basic(string user, string password) => "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password));
 
-    private static async Task<(int Status, string Code)> DeniedAsync(ProxyGate gate, VendorDefinition vendor, string method, string path, string? authorization)
+    private static async Task<(ErrorKind Kind, string Code)> DeniedAsync(ProxyGate gate, VendorDefinition vendor, string method, string path, string? authorization)
     {
-        ProxyDeniedException denied = await Assert.ThrowsAsync<ProxyDeniedException>(() => gate.AuthorizeAsync(vendor, method, path, authorization, CancellationToken.None));
-        return (denied.Status, denied.Code);
+        KeybrakeException denied = await Assert.ThrowsAsync<KeybrakeException>(() => gate.AuthorizeAsync(vendor, method, path, authorization, CancellationToken.None));
+        return (denied.Kind, denied.Code);
     }
 
     private static (VaultKey Key, string Secret) Key(string vendor, IReadOnlyList<string> endpoints)

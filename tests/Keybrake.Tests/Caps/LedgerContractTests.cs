@@ -80,7 +80,7 @@ public abstract class LedgerContractTests
         (IReservationLedger a, IReservationLedger b) = CreateLedgers();
         DateTimeOffset now = DateTimeOffset.UtcNow;
         CapCounter key = KeyCounter(now, 100 * Unit);
-        string marker = Reservation.IdempotencyRowFor("k1", "order-1");
+        string marker = AuditRowKeys.Idempotency("k1", "order-1");
         AuditEntry[] intents = [.. Enumerable.Range(0, 16).Select(_ => Intent(now) with { IdempotencyKey = "order-1" })];
 
         BeginResult[] results = await Task.WhenAll(intents.Select((intent, i) =>
@@ -144,7 +144,7 @@ public abstract class LedgerContractTests
         (IReservationLedger a, IReservationLedger b) = CreateLedgers();
         DateTimeOffset now = DateTimeOffset.UtcNow;
         CapCounter key = KeyCounter(now, 5 * Unit);
-        string marker = Reservation.IdempotencyRowFor("k1", "order-2");
+        string marker = AuditRowKeys.Idempotency("k1", "order-2");
         var reservation = new Reservation(5 * Unit, [key], marker, null);
         AuditEntry intent = Intent(now) with { IdempotencyKey = "order-2" };
         Assert.Equal(BeginStatus.Reserved, (await a.BeginAsync(intent, reservation, CancellationToken.None)).Status);

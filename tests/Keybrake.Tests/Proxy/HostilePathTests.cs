@@ -232,7 +232,7 @@ public sealed class HostilePathTests : IAsyncLifetime
 
         foreach (string[] segments in hostile)
         {
-            Uri target = ProxyPipeline.UpstreamUri(baseUri, segments, "?q=@evil.example:80#@evil.example");
+            Uri target = VendorHttp.UpstreamUri(baseUri, segments, "?q=@evil.example:80#@evil.example");
 
             string shown = string.Join(" | ", segments) + " -> " + target;
             Assert.True(target.Scheme == baseUri.Scheme, shown);
@@ -247,8 +247,8 @@ public sealed class HostilePathTests : IAsyncLifetime
             }
         }
 
-        Assert.Equal(basePath + "/%40evil.example", ProxyPipeline.UpstreamUri(baseUri, ["@evil.example"], null).AbsolutePath);
-        Assert.Equal(basePath + "/%252F", ProxyPipeline.UpstreamUri(baseUri, ["%2F"], null).AbsolutePath);
+        Assert.Equal(basePath + "/%40evil.example", VendorHttp.UpstreamUri(baseUri, ["@evil.example"], null).AbsolutePath);
+        Assert.Equal(basePath + "/%252F", VendorHttp.UpstreamUri(baseUri, ["%2F"], null).AbsolutePath);
     }
 
     private async Task AssertAbsoluteFormRefusedAsync(string scenario, string path)
