@@ -162,7 +162,9 @@ public sealed class GeneratedCapTests(ITestOutputHelper output) : IAsyncLifetime
         }
 
         output.WriteLine($"{vendor}: seed {seed} (KEYBRAKE_TEST_SEED={seed} replays it), {keys * callsPerKey} calls over {keys} keys: {forwarded} forwarded, {refused} refused by the proxy, {overshoots} overshoots");
-        Assert.True(forwarded > keys && refused > keys / 2, $"seed {seed}: {forwarded} forwarded, {refused} refused: the generator hardly exercises both sides");
+        // At least one forwarded call per key: a subscription reserves the key's whole remaining allowance, so a seed whose
+        // first calls all succeed forwards exactly one per key (seed 2008837566) and refuses the rest, which is correct.
+        Assert.True(forwarded >= keys && refused > keys / 2, $"seed {seed}: {forwarded} forwarded, {refused} refused: the generator hardly exercises both sides");
     }
 
     private async Task<JsonElement> KeyAsync(string id)
