@@ -17,8 +17,7 @@ public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan
         new SingleFlightCacheOptions { Lifetime = budgetCacheLifetime },
         StringComparer.Ordinal);
 
-    public static string DayPartition(string scope, DateTimeOffset at) =>
-        scope + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    public static string DayPartition(string scope, DateTimeOffset at) => DayPartitions.Of(scope, at);
 
     public static string MonthPartition(string scope, DateTimeOffset at) =>
         scope + "|m|" + at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
