@@ -13,7 +13,7 @@ public sealed class SingleFlightCacheTests
         var cache = new SingleFlightCache<string, string>(loader.LoadAsync, new SettableClock(), new SingleFlightCacheOptions { Lifetime = Lifetime });
 
         Task<string>[] burst = [.. Enumerable.Range(0, 64).Select(_ => Task.Run(() => Get(cache, "a")))];
-        await WaitUntilAsync(() => loader.Waiting == 1);
+        await Eventually.True(() => loader.Waiting == 1);
         await Task.Delay(50);
         loader.ReleaseAll();
 
@@ -236,7 +236,7 @@ public sealed class SingleFlightCacheTests
         Assert.Equal(2, loader.Loads);
         Assert.Equal(1, cache.RefreshesInFlight);
         loader.ReleaseAll();
-        await WaitUntilAsync(() => cache.RefreshesInFlight == 0);
+        await Eventually.True(() => cache.RefreshesInFlight == 0);
 
         // The refreshed value lives from when its reload began.
         clock.Advance(Lifetime / 2);
@@ -244,15 +244,6 @@ public sealed class SingleFlightCacheTests
     }
 
     private static Task<string> Get(SingleFlightCache<string, string> cache, string key) => cache.GetAsync(key, CancellationToken.None).AsTask();
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            await Task.Delay(5, deadline.Token);
-        }
-    }
 
     private sealed class SettableClock : TimeProvider
     {
