@@ -33,9 +33,13 @@ trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null |
 export KEYBRAKE_TEST_STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 
 set +e
-# -m:6: every test assembly can run at once. With MSBuild's default (one node per core) Keybrake.Tests, the longest,
-# waited for a node until Infra.Tests (its clone-and-publish fixture) had finished: their times added up.
-dotnet test Serverless.sln --no-restore --configuration Release -m:6 "$@" 2>&1 | tee "$work/test.log"
+# Build first, then run every test assembly at once (-m:6). Built and run in one pass, a test project's run holds
+# its MSBuild node: Keybrake.Tests (the longest) could wait to be built until Infra.Tests' clone-and-publish
+# fixture had finished, and their times added up.
+{
+  dotnet build Serverless.sln --no-restore --configuration Release -nologo &&
+    dotnet test Serverless.sln --no-build --configuration Release -m:6 "$@"
+} 2>&1 | tee "$work/test.log"
 status=${PIPESTATUS[0]}
 set -e
 
