@@ -147,12 +147,12 @@ public sealed class KeyVaultSecretProviderTests
         h.Vault.SetSecret(Name, SharedValue);
         h.Vault.PauseReads();
         Task<string?> before = h.GetAsync(Name, null);
-        await WaitUntilAsync(() => h.Vault.Reads(Name) == 1);   // answered with the old version, held back
+        await Eventually.True(() => h.Vault.Reads(Name) == 1);   // answered with the old version, held back
 
         h.Vault.SetSecret(Name, "sk_test_ROTATED_value_51d0");
         h.Provider.Invalidate(Name, null);
         Task<string?> after = h.GetAsync(Name, null);
-        await WaitUntilAsync(() => h.Vault.Reads(Name) == 2);
+        await Eventually.True(() => h.Vault.Reads(Name) == 2);
         h.Vault.ResumeReads();
 
         Assert.Equal(SharedValue, await before);
@@ -178,7 +178,7 @@ public sealed class KeyVaultSecretProviderTests
             Interlocked.Increment(ref started);
             return await read;
         }))];
-        await WaitUntilAsync(() => Volatile.Read(ref started) == readers.Length);
+        await Eventually.True(() => Volatile.Read(ref started) == readers.Length);
         h.Vault.ResumeReads();
         string?[] values = await Task.WhenAll(readers);
 
@@ -322,15 +322,6 @@ public sealed class KeyVaultSecretProviderTests
         var vaultUri = new Uri("https://kb-test.vault.azure.net/");
 
         Assert.Equal(vaultUri, KeyVaultSecretProvider.CreateClient(vaultUri).VaultUri);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            await Task.Delay(5, timeout.Token);
-        }
     }
 
     private sealed class Harness : IAsyncDisposable

@@ -82,8 +82,7 @@ public sealed record AuditEntry
     /// <summary>The audit partition: one per tenant and UTC day.</summary>
     public string PartitionKey => PartitionFor(Tenant, Timestamp);
 
-    public static string PartitionFor(string tenant, DateTimeOffset at) =>
-        tenant + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+    public static string PartitionFor(string tenant, DateTimeOffset at) => DayPartitions.Of(tenant, at);
 
     /// <summary>When the row with this id was written (its RowKey starts with inverted ticks), or null if it is not an audit id.</summary>
     public static DateTimeOffset? TimeOfId(string id) =>

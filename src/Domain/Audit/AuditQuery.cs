@@ -46,15 +46,7 @@ public sealed class AuditQueryService(IAuditReader reader, IActivityIndex activi
         Position? position = cursor is null ? null : await OpenCursorAsync(cursor, filters, cancellationToken);
         DateTimeOffset to = position?.To ?? until ?? time.GetUtcNow();
         DateTimeOffset from = position?.From ?? since ?? to.AddHours(-24);
-        if (from > to)
-        {
-            throw KeybrakeException.Invalid("since", "must not be after until.");
-        }
-
-        if ((to - from).TotalDays > 92)
-        {
-            throw KeybrakeException.Invalid("since", "the window may span at most 92 days.");
-        }
+        QueryWindow.Check(from, to);
 
         if (outcome is not null and not (AuditOutcome.Forwarded or AuditOutcome.Denied or AuditOutcome.Error or AuditOutcome.InDoubt))
         {

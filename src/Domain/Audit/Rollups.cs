@@ -1,6 +1,7 @@
 using System.Globalization;
 using Keybrake.Domain.Activity;
 using Keybrake.Domain.Common;
+using Keybrake.Domain.Labels;
 using Keybrake.Domain.Operators;
 
 namespace Keybrake.Domain.Audit;
@@ -47,7 +48,7 @@ public interface IRollupStore
 public sealed class RollupService(
     IAuditReader reader, IRollupStore store, IMonthRollupStore months, IActivityIndex activity, ReportOptions reports, TimeProvider time)
 {
-    public static IReadOnlyList<string> Levels { get; } = ["tenant", "agent_type", "feature", "run", "label"];
+    public static IReadOnlyList<string> Levels { get; } = [.. LabelLevels.Names, "label"];
 
     /// <summary>The coarsest level whose rows still tell every one of these spend dimensions apart (any level has the vendor).</summary>
     public static string CoarsestLevelFor(IEnumerable<string> dimensions) =>
@@ -177,15 +178,7 @@ public sealed class RollupService(
 
     private static string KeyOf(AuditEntry row, string level)
     {
-        string[] parts = row.Label.Split(':', 4);
-        string Path(int depth) => string.Join(':', Enumerable.Range(0, depth).Select(i => parts.Length > i && parts[i].Length > 0 ? parts[i] : "unknown"));
-        return level switch
-        {
-            "tenant" => row.Tenant,
-            "agent_type" => Path(2),
-            "feature" => Path(3),
-            "run" => Path(4),
-            _ => row.Label,
-        };
+        int depth = LabelLevels.DepthOf(level);
+        return level == "tenant" ? row.Tenant : depth > 0 ? LabelLevels.Of(row.Label).Path(depth) : row.Label;
     }
 }

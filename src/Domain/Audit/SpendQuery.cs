@@ -26,7 +26,7 @@ public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPar
 /// </summary>
 public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore months, IActivityIndex activity, ReportOptions options, TimeProvider time)
 {
-    public static IReadOnlyList<string> Dimensions { get; } = ["tenant", "agent_type", "feature", "run", "label", "vendor"];
+    public static IReadOnlyList<string> Dimensions { get; } = [.. LabelLevels.Names, "label", "vendor"];
 
     public Task<SpendReport> QueryAsync(
         OperatorPrincipal caller, DateTimeOffset? since, DateTimeOffset? until, string? groupBy, string? labelPrefix, string? vendor,
@@ -49,10 +49,7 @@ public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore mon
         DateTimeOffset now = time.GetUtcNow();
         DateTimeOffset to = until ?? now;
         DateTimeOffset from = since ?? new DateTimeOffset(to.UtcDateTime.Date, TimeSpan.Zero);
-        if (from > to || (to - from).TotalDays > 92)
-        {
-            throw KeybrakeException.Invalid("since", "must not be after until, and the window may span at most 92 days.");
-        }
+        QueryWindow.Check(from, to);
 
         DateOnly today = DateOnly.FromDateTime(now.UtcDateTime);
         IReadOnlyList<TenantDay> active = await AuditQueryService.ActiveInScopeAsync(
@@ -135,16 +132,12 @@ public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore mon
 
     private static string KeyOf(Row row, string dimension)
     {
-        string[] parts = row.Label.Split(':', 4);
-        string Part(int i) => parts.Length > i && parts[i].Length > 0 ? parts[i] : "unknown";
         return dimension switch
         {
             "tenant" => row.Tenant,
-            "agent_type" => Part(1),
-            "feature" => Part(2),
-            "run" => Part(3),
             "label" => row.Label,
-            _ => row.Vendor,
+            "vendor" => row.Vendor,
+            _ => LabelLevels.Of(row.Label).Part(LabelLevels.DepthOf(dimension) - 1),
         };
     }
 }

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Globalization;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Keys;
 
 namespace Keybrake.Domain.Caps;
@@ -10,10 +10,14 @@ namespace Keybrake.Domain.Caps;
 /// </summary>
 public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan budgetCacheLifetime)
 {
-    private readonly ConcurrentDictionary<string, (Task<IReadOnlyList<Budget>> Budgets, DateTimeOffset Until)> _cache = new(StringComparer.Ordinal);
+    // One load per scope however many calls arrive at once; a failed load is not kept.
+    private readonly SingleFlightCache<string, IReadOnlyList<Budget>> _budgets = new(
+        scope => budgets.ListAsync(scope, CancellationToken.None),
+        time,
+        new SingleFlightCacheOptions { Lifetime = budgetCacheLifetime },
+        StringComparer.Ordinal);
 
-    public static string DayPartition(string scope, DateTimeOffset at) =>
-        scope + "|" + at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    public static string DayPartition(string scope, DateTimeOffset at) => DayPartitions.Of(scope, at);
 
     public static string MonthPartition(string scope, DateTimeOffset at) =>
         scope + "|m|" + at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
@@ -32,7 +36,7 @@ public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan
         var counters = new List<CapCounter> { KeyCounter(key, at) };
         foreach (string scope in new[] { key.Tenant, "*" })
         {
-            foreach (Budget budget in await BudgetsAsync(scope, cancellationToken))
+            foreach (Budget budget in await _budgets.GetAsync(scope, cancellationToken))
             {
                 if (!budget.Covers(key.Label))
                 {
@@ -52,19 +56,5 @@ public sealed class CapPlanner(IBudgetStore budgets, TimeProvider time, TimeSpan
         }
 
         return counters;
-    }
-
-    private async Task<IReadOnlyList<Budget>> BudgetsAsync(string scope, CancellationToken cancellationToken)
-    {
-        DateTimeOffset now = time.GetUtcNow();
-
-        // One load per scope however many calls arrive at once; a failed load is not kept.
-        (Task<IReadOnlyList<Budget>> Budgets, DateTimeOffset Until) entry = _cache.AddOrUpdate(
-            scope,
-            s => (budgets.ListAsync(s, CancellationToken.None), now + budgetCacheLifetime),
-            (s, current) => current.Until > now && !current.Budgets.IsFaulted && !current.Budgets.IsCanceled
-                ? current
-                : (budgets.ListAsync(s, CancellationToken.None), now + budgetCacheLifetime));
-        return await entry.Budgets.WaitAsync(cancellationToken);
     }
 }

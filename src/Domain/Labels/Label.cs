@@ -25,13 +25,8 @@ public sealed record Label(string Value, string Tenant, string? AgentType, strin
             throw KeybrakeException.Invalid(field, error);
         }
 
-        string[] parts = value!.Split(':', 4);
-        return new Label(
-            value,
-            parts[0],
-            parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null,
-            parts.Length > 2 && parts[2].Length > 0 ? parts[2] : null,
-            parts.Length > 3 && parts[3].Length > 0 ? parts[3] : null);
+        LabelLevels levels = LabelLevels.Of(value!);
+        return new Label(value!, levels.Tenant, levels.AgentType, levels.Feature, levels.RunId);
     }
 
     /// <summary>Checks a label prefix used in queries, revocations and budgets; an empty prefix means everything.</summary>

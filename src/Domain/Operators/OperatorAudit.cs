@@ -67,10 +67,7 @@ public sealed class OperatorAuditService(IOperatorAuditLog log, TimeProvider tim
     {
         DateTimeOffset to = until ?? time.GetUtcNow();
         DateTimeOffset from = since ?? to.AddDays(-7);
-        if (from > to || (to - from).TotalDays > 92)
-        {
-            throw KeybrakeException.Invalid("since", "must not be after until, and the window may span at most 92 days.");
-        }
+        QueryWindow.Check(from, to);
 
         int take = limit ?? 100;
         if (take is < 1 or > MaxLimit)

@@ -25,7 +25,7 @@ public static class ExportServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<ExportOptions>>().Value);
 
-        services.TryAddSingleton<ITenantBillingStore, TableTenantBillingStore>();
+        services.TryAddSingleton<ITenantBillingStore>(sp => sp.GetRequiredService<TableTenantDirectory>());
         services.TryAddSingleton<TenantBillingService>();
         services.TryAddSingleton<IExportOutbox, TableExportOutbox>();
         services.TryAddSingleton<IMeterSender, HttpMeterSender>();

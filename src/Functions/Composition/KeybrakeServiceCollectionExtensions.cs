@@ -57,6 +57,7 @@ public static class KeybrakeServiceCollectionExtensions
         });
         services.TryAddSingleton(sp => new KeybrakeTables(
             sp.GetRequiredService<TableServiceClient>(), sp.GetRequiredService<IOptions<TableOptions>>().Value));
+        services.TryAddSingleton<TableTenantDirectory>();
         services.TryAddSingleton<IVaultKeyStore, TableVaultKeyStore>();
         services.TryAddSingleton<IOperatorTokenStore, TableOperatorTokenStore>();
         services.TryAddSingleton<IOperatorAuditLog, TableOperatorAuditLog>();

@@ -26,7 +26,7 @@ public sealed class RollupsFunctions(OperatorEndpoint endpoint, RollupService ro
             {
                 date = target,
                 rows,
-                export = ExportsFunctions.ReportView(export, exports.Target),
+                export = ExportsApiFunctions.ReportView(export, exports.Target),
             }), target, Tenant: null, After: new { date = target, rows });
         }, cancellationToken);
 

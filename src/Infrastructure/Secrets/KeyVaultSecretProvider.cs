@@ -1,9 +1,9 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using Azure;
 using Azure.Core;
 using Azure.Identity;
 using Azure.Security.KeyVault.Secrets;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Secrets;
 using Microsoft.Extensions.Logging;
 
@@ -25,13 +25,10 @@ public sealed partial class KeyVaultSecretProvider : ISecretProvider
         SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
 
     private readonly SecretClient _client;
-    private readonly TimeProvider _time;
     private readonly TimeSpan _cacheDuration;
     private readonly TimeSpan _failureRetryInterval;
     private readonly ILogger<KeyVaultSecretProvider> _logger;
-
-    // Key Vault secret names are case-insensitive, and so is this cache.
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.OrdinalIgnoreCase);
+    private readonly SingleFlightCache<string, string?> _secrets;
 
     public KeyVaultSecretProvider(
         SecretClient client,
@@ -47,10 +44,17 @@ public sealed partial class KeyVaultSecretProvider : ISecretProvider
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.FailureRetryInterval, TimeSpan.Zero, nameof(options));
 
         _client = client;
-        _time = time;
         _cacheDuration = options.CacheDuration;
         _failureRetryInterval = options.FailureRetryInterval;
         _logger = logger;
+
+        // Key Vault secret names are case-insensitive, and so is this cache. Expired values are kept: they are the
+        // fallback while Key Vault cannot be reached.
+        _secrets = new SingleFlightCache<string, string?>(
+            ReadAsync,
+            time,
+            new SingleFlightCacheOptions { Lifetime = options.CacheDuration, KeepExpired = true },
+            StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>
@@ -110,148 +114,49 @@ public sealed partial class KeyVaultSecretProvider : ISecretProvider
         await tenantValue ?? await GetEntryAsync(name, cancellationToken);
 
     /// <summary>The hot path: a cached read completes synchronously, without locking or calling Key Vault.</summary>
-    private ValueTask<string?> GetEntryAsync(string secretName, CancellationToken cancellationToken)
-    {
-        Entry entry = _entries.GetOrAdd(secretName, static _ => new Entry());
-        CachedSecret? current = Volatile.Read(ref entry.Current);
-        return current is not null && _time.GetUtcNow() < current.RefreshAt
-            ? ValueTask.FromResult(current.Value)
-            : FetchAsync(entry, secretName, cancellationToken);
-    }
+    private ValueTask<string?> GetEntryAsync(string secretName, CancellationToken cancellationToken) =>
+        _secrets.GetAsync(secretName, cancellationToken);
 
-    private async ValueTask<string?> FetchAsync(Entry entry, string secretName, CancellationToken cancellationToken)
-    {
-        Task<Outcome> pending;
-        TaskCompletionSource<Outcome>? refresh = null;
-        long generation;
-        lock (entry.Gate)
-        {
-            CachedSecret? current = entry.Current;
-            if (current is not null && _time.GetUtcNow() < current.RefreshAt)
-            {
-                return current.Value;
-            }
-
-            if (entry.Pending is null)
-            {
-                refresh = new TaskCompletionSource<Outcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-                entry.Pending = refresh.Task;
-            }
-
-            pending = entry.Pending;
-            generation = entry.Generation;
-        }
-
-        if (refresh is not null)
-        {
-            // Shared by every reader that arrives meanwhile, so no one reader's cancellation may stop it; each reader
-            // stops waiting on its own token below. The SDK's retry and network timeout bound the request itself.
-            _ = RefreshAsync(entry, secretName, generation, refresh);
-        }
-
-        Outcome outcome = await pending.WaitAsync(cancellationToken);
-        return outcome.Secret is { } secret
-            ? secret.Value
-            : throw SecretUnavailableException.For(secretName, outcome.Failure!);
-    }
-
-    /// <summary>Reads one secret from Key Vault and publishes the outcome. Never throws: it completes <paramref name="refresh"/>.</summary>
-    private async Task RefreshAsync(Entry entry, string secretName, long generation, TaskCompletionSource<Outcome> refresh)
-    {
-        Outcome outcome;
-        try
-        {
-            CachedSecret fresh = await ReadAsync(secretName);
-            Publish(entry, generation, fresh);
-            outcome = new Outcome(fresh, null);
-        }
-        catch (Exception exception) when (exception is not OutOfMemoryException)
-        {
-            outcome = OnReadFailed(entry, secretName, generation, exception);
-        }
-
-        refresh.SetResult(outcome);
-    }
-
-    private async Task<CachedSecret> ReadAsync(string secretName)
+    /// <summary>
+    /// One Key Vault read, shared by every reader that arrives meanwhile (so it runs on no reader's token; the SDK's
+    /// retry and network timeout bound it). A failure with a last known value serves that value for a while.
+    /// </summary>
+    private async Task<CachedValue<string?>> ReadAsync(string secretName, CachedValue<string?>? lastKnown)
     {
         try
         {
             Response<KeyVaultSecret> response = await _client.GetSecretAsync(secretName, version: null, CancellationToken.None);
             KeyVaultSecret secret = response.Value;
             LogSecretRead(_logger, secretName, secret.Properties.Version);
-            return new CachedSecret(string.IsNullOrEmpty(secret.Value) ? null : secret.Value, _time.GetUtcNow() + _cacheDuration);
+            return new CachedValue<string?>(string.IsNullOrEmpty(secret.Value) ? null : secret.Value, _cacheDuration);
         }
         catch (RequestFailedException exception) when (exception.Status == 404)
         {
             // Only "not found" means absent. Anything else (403: disabled or no access; 5xx) is a failure: taking it
             // for absent would silently send a tenant that has its own account through the shared one.
             LogSecretAbsent(_logger, secretName);
-            return new CachedSecret(null, _time.GetUtcNow() + _cacheDuration);
+            return new CachedValue<string?>(null, _cacheDuration);
         }
-    }
-
-    private Outcome OnReadFailed(Entry entry, string secretName, long generation, Exception exception)
-    {
-        (int status, string? errorCode) = exception is RequestFailedException failed ? (failed.Status, failed.ErrorCode) : (0, null);
-        CachedSecret? stale;
-        lock (entry.Gate)
+        catch (Exception exception) when (exception is not OutOfMemoryException)
         {
-            stale = entry.Current;
-        }
-
-        if (stale is null)
-        {
-            Publish(entry, generation, null);
-            LogReadFailedNothingKnown(_logger, secretName, status, errorCode, exception);
-            return new Outcome(null, exception);
-        }
-
-        // Still the last known good secret: keep serving it, and ask again only after a pause.
-        var extended = new CachedSecret(stale.Value, _time.GetUtcNow() + _failureRetryInterval);
-        Publish(entry, generation, extended);
-        LogServingLastKnown(_logger, secretName, status, errorCode, exception);
-        return new Outcome(extended, null);
-    }
-
-    /// <summary>Ends a request: stores its answer unless an Invalidate came while it was in flight (that one's readers fetch anew).</summary>
-    private static void Publish(Entry entry, long generation, CachedSecret? secret)
-    {
-        lock (entry.Gate)
-        {
-            if (entry.Generation != generation)
+            (int status, string? errorCode) = exception is RequestFailedException failed ? (failed.Status, failed.ErrorCode) : (0, null);
+            if (lastKnown is null)
             {
-                return;
+                LogReadFailedNothingKnown(_logger, secretName, status, errorCode, exception);
+                throw SecretUnavailableException.For(secretName, exception);
             }
 
-            if (secret is not null)
-            {
-                Volatile.Write(ref entry.Current, secret);
-            }
-
-            entry.Pending = null;
+            // Still the last known good secret: keep serving it, and ask again only after a pause.
+            LogServingLastKnown(_logger, secretName, status, errorCode, exception);
+            return new CachedValue<string?>(lastKnown.Value, _failureRetryInterval);
         }
     }
 
-    private void InvalidateEntry(string secretName)
-    {
-        if (!_entries.TryGetValue(secretName, out Entry? entry))
-        {
-            return;
-        }
-
-        lock (entry.Gate)
-        {
-            // Forget the in-flight request (it may predate a rotation) and make the next read fetch afresh. The value
-            // itself is kept, expired, as the fallback should Key Vault be unreachable right now.
-            entry.Generation++;
-            entry.Pending = null;
-            if (entry.Current is { } current)
-            {
-                Volatile.Write(ref entry.Current, new CachedSecret(current.Value, DateTimeOffset.MinValue));
-            }
-        }
-    }
+    /// <summary>
+    /// Forgets the in-flight request (it may predate a rotation) and makes the next read fetch afresh. The value
+    /// itself is kept, expired, as the fallback should Key Vault be unreachable right now.
+    /// </summary>
+    private void InvalidateEntry(string secretName) => _secrets.Invalidate(secretName);
 
     private static void ValidateName(string name, string? tenant)
     {
@@ -289,34 +194,4 @@ public sealed partial class KeyVaultSecretProvider : ISecretProvider
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Error, Message = "Key Vault read of secret {SecretName} failed ({Status} {ErrorCode}) and no earlier value is known")]
     private static partial void LogReadFailedNothingKnown(ILogger logger, string secretName, int status, string? errorCode, Exception exception);
-
-    /// <summary>Per secret name: what is known, and the request that is fetching it, if any. Guarded by <see cref="Gate"/>.</summary>
-    private sealed class Entry
-    {
-        public readonly Lock Gate = new();
-
-        /// <summary>Written under <see cref="Gate"/>, read without it on the hot path (hence replaced whole, never mutated).</summary>
-        public CachedSecret? Current;
-
-        public Task<Outcome>? Pending;
-
-        /// <summary>Bumped by Invalidate, so a request begun before it cannot publish its (possibly pre-rotation) answer.</summary>
-        public long Generation;
-    }
-
-    /// <summary>What a Key Vault request ended with: the secret to serve, or (nothing being known) the failure.</summary>
-    private sealed class Outcome(CachedSecret? secret, Exception? failure)
-    {
-        public CachedSecret? Secret { get; } = secret;
-
-        public Exception? Failure { get; } = failure;
-    }
-
-    /// <summary>A value (null when the secret does not exist) and when to ask again. Deliberately not a record: no ToString with the value.</summary>
-    private sealed class CachedSecret(string? value, DateTimeOffset refreshAt)
-    {
-        public string? Value { get; } = value;
-
-        public DateTimeOffset RefreshAt { get; } = refreshAt;
-    }
 }

@@ -6,10 +6,10 @@ using Keybrake.Domain.Caps;
 namespace Keybrake.Infrastructure.Storage;
 
 /// <summary>
-/// The cap policy (one JSON row in <c>{prefix}settings</c>) and tenants' plans (<c>{prefix}tenants</c>,
-/// PartitionKey = tenant). Read only when a key is issued without a cap, so nothing here is cached.
+/// The cap policy (one JSON row in <c>{prefix}settings</c>) and tenants' plans (kept by the
+/// <see cref="TableTenantDirectory"/>). Read only when a key is issued without a cap, so nothing here is cached.
 /// </summary>
-public sealed class TableCapPolicyStore(KeybrakeTables tables) : ICapPolicyStore
+public sealed class TableCapPolicyStore(KeybrakeTables tables, TableTenantDirectory directory) : ICapPolicyStore
 {
     private const string PolicyPartition = "cap-policy";
 
@@ -27,16 +27,7 @@ public sealed class TableCapPolicyStore(KeybrakeTables tables) : ICapPolicyStore
             new TableEntity(PolicyPartition, string.Empty) { ["Policy"] = JsonSerializer.Serialize(policy) }, TableUpdateMode.Replace, cancellationToken);
     }
 
-    public async Task<string?> GetPlanAsync(string tenant, CancellationToken cancellationToken)
-    {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
-        NullableResponse<TableEntity> row = await table.GetEntityIfExistsAsync<TableEntity>(tenant, string.Empty, cancellationToken: cancellationToken);
-        return row.HasValue ? row.Value!.GetString("Plan") : null;
-    }
+    public Task<string?> GetPlanAsync(string tenant, CancellationToken cancellationToken) => directory.GetPlanAsync(tenant, cancellationToken);
 
-    public async Task PutPlanAsync(string tenant, string plan, CancellationToken cancellationToken)
-    {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
-        await table.UpsertEntityAsync(new TableEntity(tenant, string.Empty) { ["Plan"] = plan }, TableUpdateMode.Merge, cancellationToken);
-    }
+    public Task PutPlanAsync(string tenant, string plan, CancellationToken cancellationToken) => directory.PutPlanAsync(tenant, plan, cancellationToken);
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Azure;
 using Azure.Data.Tables;
 using Keybrake.Domain.Audit;
+using Keybrake.Domain.Common;
 
 namespace Keybrake.Infrastructure.Storage;
 
@@ -158,5 +159,5 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         new(tenant, date, e.GetString("Level"), e.GetString("Key"), e.GetString("Vendor"),
             e.GetInt64("GrossMicros") ?? 0, e.GetInt64("RefundsMicros") ?? 0, e.GetInt64("FeeMicros") ?? 0, e.GetInt32("Calls") ?? 0, e.GetInt32("Denied") ?? 0);
 
-    private static string Partition(string tenant, DateOnly date) => tenant + "|" + date.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    private static string Partition(string tenant, DateOnly date) => DayPartitions.Of(tenant, date);
 }

@@ -9,23 +9,14 @@ namespace Keybrake.Infrastructure.Storage;
 /// <summary>
 /// Vault keys in table <c>{prefix}keys</c>: PartitionKey = tenant, RowKey = the key id's random part,
 /// so the proxy finds a key with one point read and a tenant's keys are one partition. Every tenant with
-/// keys also has a row <see cref="RegisteredRow"/> in <c>{prefix}tenants</c>, so listing tenants reads one
-/// row per tenant rather than every key ever issued (a key per agent run adds up).
+/// keys is registered in the <see cref="TableTenantDirectory"/>, which lists tenants.
 /// </summary>
-public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
+public sealed class TableVaultKeyStore(KeybrakeTables tables, TableTenantDirectory directory) : IVaultKeyStore
 {
-    private const string RegisteredRow = "keys";
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _registered = new(StringComparer.Ordinal);
-
     public async Task CreateAsync(VaultKey key, CancellationToken cancellationToken)
     {
         // Registered before the key is written, so no key exists for a tenant the timers and root queries cannot see.
-        if (!_registered.ContainsKey(key.Tenant))
-        {
-            TableClient tenants = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
-            await tenants.UpsertEntityAsync(new TableEntity(key.Tenant, RegisteredRow), TableUpdateMode.Merge, cancellationToken);
-            _registered[key.Tenant] = true;
-        }
+        await directory.RegisterAsync(key.Tenant, cancellationToken);
 
         TableClient table = await tables.GetAsync(KeybrakeTables.Keys, cancellationToken);
         await table.AddEntityAsync(ToEntity(key), cancellationToken);
@@ -87,18 +78,7 @@ public sealed class TableVaultKeyStore(KeybrakeTables tables) : IVaultKeyStore
         return true;
     }
 
-    public async Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken)
-    {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Tenants, cancellationToken);
-        var tenants = new SortedSet<string>(StringComparer.Ordinal);
-        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
-                           TableClient.CreateQueryFilter($"RowKey eq {RegisteredRow}"), select: ["PartitionKey"], cancellationToken: cancellationToken))
-        {
-            tenants.Add(entity.PartitionKey);
-        }
-
-        return [.. tenants];
-    }
+    public Task<IReadOnlyList<string>> TenantsAsync(CancellationToken cancellationToken) => directory.TenantsAsync(cancellationToken);
 
     public async Task<int> RevokeMatchingAsync(KeyQuery query, DateTimeOffset at, string revokedBy, CancellationToken cancellationToken)
     {

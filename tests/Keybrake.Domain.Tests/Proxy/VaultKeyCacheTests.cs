@@ -63,7 +63,7 @@ public sealed class VaultKeyCacheTests
         var cache = new VaultKeyCache(store, clock, Lifetime);
 
         Task<VaultKey?>[] burst = [.. Enumerable.Range(0, 50).Select(_ => Task.Run(() => cache.GetAsync("k1", CancellationToken.None)))];
-        await WaitUntilAsync(() => store.Waiting == 1);
+        await Eventually.True(() => store.Waiting == 1);
         store.ReleaseAll();
         Assert.All(await Task.WhenAll(burst), Assert.NotNull);
         Assert.Equal(1, store.Reads);
@@ -153,15 +153,6 @@ public sealed class VaultKeyCacheTests
 
         Assert.NotNull(await cache.GetAsync("k1", CancellationToken.None));
         Assert.Equal(2, store.Reads);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            await Task.Delay(5, deadline.Token);
-        }
     }
 
     private static VaultKey Key(string id) => new()

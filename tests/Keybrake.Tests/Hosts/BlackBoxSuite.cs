@@ -318,20 +318,9 @@ public abstract class BlackBoxSuite<TApp>(TApp app) : IClassFixture<TApp>
             "every timer has run at least once");
     }
 
-    private async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        for (int i = 0; i < 600; i++)
-        {
-            if (condition())
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Waited 60 s for: {what}\n{App.RecentOutput[^Math.Min(App.RecentOutput.Length, 4000)..]}");
-    }
+    /// <summary>What the timers do happens in the background: wait up to a minute, then show the app's recent output.</summary>
+    private Task WaitUntilAsync(Func<bool> condition, string what) => Eventually.True(
+        condition, what, TimeSpan.FromSeconds(60), () => App.RecentOutput[^Math.Min(App.RecentOutput.Length, 4000)..], TimeSpan.FromMilliseconds(100));
 
     private static string NewTenant() => "t" + Guid.NewGuid().ToString("N")[..12];
 

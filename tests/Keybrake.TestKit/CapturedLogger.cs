@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Keybrake.Secrets.Tests;
+namespace Keybrake.Tests.Support;
 
-/// <summary>Keeps every log entry, formatted message and exception text included, for assertions.</summary>
+/// <summary>One logger's entries (level, event id, formatted message with exception text) for assertions.</summary>
 public sealed class CapturedLogger<T> : ILogger<T>
 {
     private readonly ConcurrentQueue<(LogLevel Level, int EventId, string Text)> _entries = new();

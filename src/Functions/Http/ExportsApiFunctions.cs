@@ -8,7 +8,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace Keybrake.Functions.Http;
 
 /// <summary>The chargeback export's outbox, as operators see it.</summary>
-public sealed class ExportsFunctions(OperatorEndpoint endpoint, ExportService exports)
+public sealed class ExportsApiFunctions(OperatorEndpoint endpoint, ExportService exports)
 {
     [Function("ListExports")]
     public Task<IActionResult> ListExportsAsync(

@@ -6,7 +6,7 @@ using Microsoft.Azure.Functions.Worker;
 namespace Keybrake.Functions.Http;
 
 /// <summary>Budget threshold and loop-breaker alerts, with where their webhook delivery stands.</summary>
-public sealed class AlertsFunctions(OperatorEndpoint endpoint, AlertQueryService alerts)
+public sealed class AlertsApiFunctions(OperatorEndpoint endpoint, AlertQueryService alerts)
 {
     [Function("ListAlerts")]
     public Task<IActionResult> ListAsync(
