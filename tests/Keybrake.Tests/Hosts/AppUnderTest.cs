@@ -47,6 +47,8 @@ public abstract partial class AppUnderTest : IAsyncLifetime
             ["AzureWebJobsStorage"] = TestStorage.ConnectionString,
             ["Tables:ConnectionString"] = TestStorage.ConnectionString,
             ["Tables:Prefix"] = TablePrefix,
+            ["Queues:Reconcile"] = TablePrefix + "-reconcile",
+            ["Queues:Nightly"] = TablePrefix + "-nightly",
             ["Secrets:keybrake-root-token"] = RootToken,
             ["Alerts:WebhookUrl"] = Webhook.Url.ToString(),
             ["Secrets:alerts-webhook-secret"] = WebhookSecret,
