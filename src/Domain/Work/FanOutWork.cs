@@ -92,7 +92,7 @@ public sealed class FanOutWork(
 
     private async Task<int> EnqueueAsync(string queueName, string kind, IReadOnlyList<WorkTenantDay> items, CancellationToken cancellationToken)
     {
-        WorkTenantDay[][] batches = [.. items.Chunk(options.BatchSize)];
+        WorkTenantDay[][] batches = [.. items.Chunk(WorkQueueOptions.BatchSize)];
         await Bounded.SelectAsync(batches, reports.MaxStorageRequestsInFlight, async (chunk, ct) =>
         {
             await queue.EnqueueAsync(queueName, new WorkBatch(kind, chunk), ct);

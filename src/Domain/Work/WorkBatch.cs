@@ -49,7 +49,7 @@ public sealed class WorkQueueOptions
     public string Nightly { get; set; } = string.Empty;
 
     /// <summary>Tenant-days per work item: small enough that an item takes seconds, large enough that enqueueing is cheap.</summary>
-    public int BatchSize { get; set; } = 50;
+    public const int BatchSize = 50;
 
     /// <summary>A valid Azure Storage queue name: 3-63 lowercase letters, digits and single hyphens, starting and ending alphanumeric.</summary>
     public static bool IsValidName(string name) =>

@@ -18,7 +18,6 @@ public static class WorkQueueServiceCollectionExtensions
             .Validate(o => WorkQueueOptions.IsValidName(o.Reconcile) && WorkQueueOptions.IsValidName(o.Nightly) && o.Reconcile != o.Nightly,
                 "Set Queues__Reconcile and Queues__Nightly to two different queue names (3-63 lowercase letters, digits, single hyphens); " +
                 "the queue-triggered functions listen on them, as the Functions host requires.")
-            .Validate(o => o.BatchSize is >= 1 and <= 500, "Queues__BatchSize must be 1-500.")
             .ValidateOnStart();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<WorkQueueOptions>>().Value);
         services.TryAddSingleton(_ => CreateClient(configuration));
