@@ -39,8 +39,11 @@ public sealed record QueueFunction(string Name, string QueueName, MethodInfo Met
 /// Off with the timers (<see cref="TimerScheduler.RunTimersSetting"/>); tests then call <see cref="DrainAsync"/>.
 /// </summary>
 public sealed partial class QueuePoller(
-    IServiceProvider services, IConfiguration configuration, QueueServiceClient queues, ILogger<QueuePoller> logger) : BackgroundService
+    IServiceProvider services, IConfiguration configuration, ILogger<QueuePoller> logger) : BackgroundService
 {
+    // Resolved on first poll: a host with its timers off (and maybe no AzureWebJobsStorage) never needs it.
+    private QueueServiceClient Queues => services.GetRequiredService<QueueServiceClient>();
+
     private readonly QueueListenerSettings _settings = QueueListenerSettings.Read(Path.Combine(AppContext.BaseDirectory, "host.json"), configuration);
 
     public static IReadOnlyList<QueueFunction> Functions { get; } = QueueFunction.Discover(typeof(Functions.Http.KeysFunctions).Assembly);
@@ -92,7 +95,7 @@ public sealed partial class QueuePoller(
         int received = 0;
         foreach (QueueFunction function in Functions)
         {
-            QueueClient queue = queues.GetQueueClient(function.ResolveQueue(configuration));
+            QueueClient queue = Queues.GetQueueClient(function.ResolveQueue(configuration));
             await queue.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
             QueueMessage[] messages = (await queue.ReceiveMessagesAsync(_settings.BatchSize, _settings.VisibilityTimeout + TimeSpan.FromMinutes(5), cancellationToken)).Value;
             received += messages.Length;
@@ -125,7 +128,7 @@ public sealed partial class QueuePoller(
             Exception failure = e is TargetInvocationException { InnerException: not null } ? e.InnerException! : e;
             if (message.DequeueCount >= _settings.MaxDequeueCount)
             {
-                QueueClient poison = queues.GetQueueClient(queue.Name + "-poison");
+                QueueClient poison = Queues.GetQueueClient(queue.Name + "-poison");
                 await poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
                 await poison.SendMessageAsync(message.MessageText, cancellationToken);
                 await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken);

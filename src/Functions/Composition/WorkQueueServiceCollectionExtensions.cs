@@ -15,9 +15,17 @@ public static class WorkQueueServiceCollectionExtensions
     public static IServiceCollection AddKeybrakeWorkQueues(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<WorkQueueOptions>().Bind(configuration.GetSection("Queues"))
+            .PostConfigure<IOptions<Infrastructure.Storage.TableOptions>>((o, tables) =>
+            {
+                // Unset (a process started without them, e.g. by a test): named after the table prefix, so two deployments
+                // sharing an account never take each other's work. The Functions host still needs the settings to listen.
+                string prefix = tables.Value.Prefix.ToLowerInvariant();
+                o.Reconcile = string.IsNullOrEmpty(o.Reconcile) ? prefix + "-reconcile" : o.Reconcile;
+                o.Nightly = string.IsNullOrEmpty(o.Nightly) ? prefix + "-nightly" : o.Nightly;
+            })
             .Validate(o => WorkQueueOptions.IsValidName(o.Reconcile) && WorkQueueOptions.IsValidName(o.Nightly) && o.Reconcile != o.Nightly,
-                "Set Queues__Reconcile and Queues__Nightly to two different queue names (3-63 lowercase letters, digits, single hyphens); " +
-                "the queue-triggered functions listen on them, as the Functions host requires.")
+                "Queues__Reconcile and Queues__Nightly must be two different queue names (3-63 lowercase letters, digits, single hyphens); " +
+                "the queue-triggered functions listen on them, and the Functions host requires them set.")
             .ValidateOnStart();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<WorkQueueOptions>>().Value);
         services.TryAddSingleton(_ => CreateClient(configuration));
