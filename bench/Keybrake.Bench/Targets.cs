@@ -197,6 +197,9 @@ internal sealed class Targets : IAsyncDisposable
             ["Tables:ConnectionString"] = storageConnectionString,
             ["Tables:Prefix"] = TablePrefix,
             ["Secrets:keybrake-root-token"] = RootToken,
+            ["AzureWebJobsStorage"] = storageConnectionString,
+            ["Queues:Reconcile"] = TablePrefix.ToLowerInvariant() + "-reconcile",
+            ["Queues:Nightly"] = TablePrefix.ToLowerInvariant() + "-nightly",
 
             // Timer runs would add storage traffic the figures do not account for.
             ["DevHost:RunTimers"] = "false",

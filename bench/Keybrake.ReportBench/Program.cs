@@ -30,6 +30,8 @@ IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(
     ["Tables:ConnectionString"] = storage,
     ["Tables:Prefix"] = "rb" + Guid.NewGuid().ToString("N")[..8],
     ["Secrets:keybrake-root-token"] = Guid.NewGuid().ToString("N"),
+    ["Queues:Reconcile"] = "rb-reconcile",
+    ["Queues:Nightly"] = "rb-nightly",
 }).Build();
 await using ServiceProvider services = new ServiceCollection().AddLogging().AddKeybrake(configuration).BuildServiceProvider();
 KeybrakeTables tables = services.GetRequiredService<KeybrakeTables>();

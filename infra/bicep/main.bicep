@@ -216,6 +216,10 @@ var timerSchedules = {
   Timers__ExportOutbox: empty(timerExportOutbox) ? '0 */10 * * * *' : timerExportOutbox
 }
 
+// The timers' fan-out queues (not operator settings: the storage module declares them by these names).
+var reconcileQueueName = 'keybrake-reconcile'
+var nightlyQueueName = 'keybrake-nightly'
+
 var operatorSettings = union(
   toObject(filter(items(operatorSettingValues), setting => !empty(setting.value)), setting => setting.key, setting => setting.value),
   fxSettings,
@@ -253,6 +257,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     virtualNetworkSubnetId: restrictNetworkAccess ? network!.outputs.appSubnetId : ''
     allowedIpRanges: allowedIpRanges
+    queueNames: [reconcileQueueName, nightlyQueueName]
   }
 }
 
@@ -323,6 +328,8 @@ module api 'app/function.bicep' = {
     virtualNetworkSubnetId: restrictNetworkAccess ? network!.outputs.appSubnetId : ''
     operatorSettings: operatorSettings
     alertsWebhookUrl: alertsWebhookUrl
+    reconcileQueueName: reconcileQueueName
+    nightlyQueueName: nightlyQueueName
   }
   // The host starts as soon as the app exists: give its identity storage, Key Vault and
   // telemetry access first.

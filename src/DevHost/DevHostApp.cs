@@ -39,6 +39,8 @@ public static class DevHostApp
         builder.Services.AddMvc();
         builder.Services.AddKeybrake(builder.Configuration);
         builder.Services.AddHostedService<TimerScheduler>();
+        builder.Services.AddSingleton<QueuePoller>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<QueuePoller>());
         configureServices?.Invoke(builder.Services);
         if (builder.Configuration.GetValue(TimerScheduler.RunTimersSetting, true))
         {
@@ -46,6 +48,11 @@ public static class DevHostApp
             foreach (TimerFunction timer in Timers)
             {
                 timer.ResolveSchedule(builder.Configuration);
+            }
+
+            foreach (QueueFunction queue in QueuePoller.Functions)
+            {
+                queue.ResolveQueue(builder.Configuration);
             }
         }
 

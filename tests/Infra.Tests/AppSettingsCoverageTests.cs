@@ -98,8 +98,16 @@ public sealed partial class AppSettingsCoverageTests
         var reads = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 
         // Azure: Key Vault for secrets. Local: secrets from configuration.
-        reads.UnionWith(Compose(new() { ["Tables:ServiceUri"] = "https://st.table.core.windows.net/", ["KeyVault:Uri"] = "https://kv.vault.azure.net/" }));
-        reads.UnionWith(Compose(new() { ["Tables:ConnectionString"] = "UseDevelopmentStorage=true" }));
+        // The work queues' names are required (the queue triggers name them), as the Bicep writes them.
+        reads.UnionWith(Compose(new()
+        {
+            ["Tables:ServiceUri"] = "https://st.table.core.windows.net/", ["KeyVault:Uri"] = "https://kv.vault.azure.net/",
+            ["Queues:Reconcile"] = "keybrake-reconcile", ["Queues:Nightly"] = "keybrake-nightly",
+        }));
+        reads.UnionWith(Compose(new()
+        {
+            ["Tables:ConnectionString"] = "UseDevelopmentStorage=true", ["Queues:Reconcile"] = "keybrake-reconcile", ["Queues:Nightly"] = "keybrake-nightly",
+        }));
 
         // Environment variables the code reads itself (DefaultAzureCredential reads AZURE_CLIENT_ID too).
         foreach (var project in new[] { "Domain", "Infrastructure", "Functions" })

@@ -27,6 +27,9 @@ public sealed class RealHostTests(PackageTests.Package package)
         ["AzureWebJobsStorage__blobServiceUri"] = _ => null,
         ["AzureWebJobsStorage__queueServiceUri"] = _ => null,
         ["AzureWebJobsStorage__tableServiceUri"] = _ => null,
+        // The work queues: the same names, in Azurite (the connection string above).
+        ["Queues__Reconcile"] = _ => new("Queues__Reconcile", "keybrake-reconcile"),
+        ["Queues__Nightly"] = _ => new("Queues__Nightly", "keybrake-nightly"),
         // The app's tables by endpoint + identity -> by connection string.
         ["Tables__ServiceUri"] = s => new("Tables__ConnectionString", s.Storage),
         // Key Vault -> secrets from configuration.

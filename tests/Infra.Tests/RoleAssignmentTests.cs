@@ -6,6 +6,7 @@ public sealed partial class RoleAssignmentTests
 {
     private const string StorageTableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
     private const string StorageBlobDataOwner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+    private const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     private const string KeyVaultSecretsOfficer = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7";
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
@@ -34,6 +35,7 @@ public sealed partial class RoleAssignmentTests
     {
         { StorageTableDataContributor, StorageAccounts },
         { StorageBlobDataOwner, StorageAccounts },
+        { StorageQueueDataContributor, StorageAccounts },
         { KeyVaultSecretsUser, Vaults },
         { MonitoringMetricsPublisher, Components },
     };
@@ -48,10 +50,10 @@ public sealed partial class RoleAssignmentTests
     [Fact]
     public void AppIdentity_GetsExactlyTheRolesTheAppUses()
     {
-        // No Storage Queue Data Contributor: the host needs blobs (and tables) only; see rbac.bicep.
+        // Queue data for the timers' work queues (the app enqueues, the queue triggers read and move to poison); see rbac.bicep.
         var roles = Assignments.Where(a => a.PrincipalId == IdentityPrincipal).Select(a => a.RoleGuid).Order();
         Assert.Equal(
-            new[] { StorageTableDataContributor, StorageBlobDataOwner, KeyVaultSecretsUser, MonitoringMetricsPublisher }.Order(),
+            new[] { StorageTableDataContributor, StorageBlobDataOwner, StorageQueueDataContributor, KeyVaultSecretsUser, MonitoringMetricsPublisher }.Order(),
             roles);
     }
 

@@ -40,4 +40,19 @@ public sealed class StorageTests
             .Where(r => ((string?)r["type"] ?? "").Contains("tableServices", StringComparison.OrdinalIgnoreCase));
         Assert.Empty(tableResources);
     }
+
+    [Fact]
+    public void WorkQueues_AreDeclaredWithTheirPoisonQueues_UnderTheNamesTheAppReads()
+    {
+        var queues = Storage.Single("Microsoft.Storage/storageAccounts/queueServices/queues");
+        Assert.Contains("-poison", queues.ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal("keybrake-reconcile", Json.String(ArmTemplate.Main.Variables["reconcileQueueName"], "reconcileQueueName"));
+        Assert.Equal("keybrake-nightly", Json.String(ArmTemplate.Main.Variables["nightlyQueueName"], "nightlyQueueName"));
+        var storageModule = ArmTemplate.Main.Resources.Single(r => (string?)r["name"] == "storage");
+        Assert.Equal("""["[variables('reconcileQueueName')]","[variables('nightlyQueueName')]"]""",
+            storageModule["properties"]?["parameters"]?["queueNames"]?["value"]?.ToJsonString(new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+        var app = ArmTemplate.Main.Resources.Single(r => (string?)r["name"] == "api");
+        Assert.Equal("[variables('reconcileQueueName')]", Json.String(app["properties"]?["parameters"]?["reconcileQueueName"]?["value"], "reconcileQueueName"));
+        Assert.Equal("[variables('nightlyQueueName')]", Json.String(app["properties"]?["parameters"]?["nightlyQueueName"]?["value"], "nightlyQueueName"));
+    }
 }

@@ -31,6 +31,12 @@ param storageAccountName string
 @description('Blob container that holds the deployment package.')
 param deploymentContainerName string
 
+@description('Queue of the reconciler\'s work items (Queues__Reconcile).')
+param reconcileQueueName string
+
+@description('Queue of the nightly run\'s work items (Queues__Nightly).')
+param nightlyQueueName string
+
 @description('Name of the key vault.')
 param keyVaultName string
 
@@ -144,6 +150,10 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
       AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
       AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
       AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+
+      // The timers' work queues in the same account: the app enqueues, the queue triggers listen (%Queues:…%).
+      Queues__Reconcile: reconcileQueueName
+      Queues__Nightly: nightlyQueueName
 
       // The app's own tables (created by the app at start-up) and its secrets.
       Tables__ServiceUri: storage.properties.primaryEndpoints.table

@@ -7,13 +7,11 @@
 //                    Storage Blob Data Owner         host storage (timer locks, key store; the
 //                                                    host creates its containers) and the
 //                                                    Flex Consumption deployment package
+//                    Storage Queue Data Contributor  the timers' work queues (the app enqueues, the
+//                                                    host's queue triggers read, delete, and move
+//                                                    failures to {queue}-poison)
 //   key vault        Key Vault Secrets User          read vendor secrets and the root token
 //   app insights     Monitoring Metrics Publisher    send telemetry (local auth is disabled)
-//
-// Storage Queue Data Contributor is deliberately NOT assigned: with identity-based
-// AzureWebJobsStorage the host itself needs only blobs (and tables for diagnostic events), and a
-// timer trigger takes its singleton lock with a blob lease. Queues are used only by blob and queue
-// triggers and Durable Functions, none of which this app has. Add the role when one arrives.
 //
 // The deploying principal (a person, or a pipeline's service principal: deployerPrincipalType) gets
 // data-plane roles when grantDeployerDataAccess is true, the default, as in the azd quickstart:
@@ -50,6 +48,7 @@ param grantDeployerDataAccess bool = true
 // Built-in role definition ids.
 var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -59,6 +58,10 @@ var storageTableDataContributor = subscriptionResourceId(
   storageTableDataContributorRoleId
 )
 var storageBlobDataOwner = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+var storageQueueDataContributor = subscriptionResourceId(
+  'Microsoft.Authorization/roleDefinitions',
+  storageQueueDataContributorRoleId
+)
 var keyVaultSecretsUser = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
 var keyVaultSecretsOfficer = subscriptionResourceId(
   'Microsoft.Authorization/roleDefinitions',
@@ -104,6 +107,17 @@ resource appBlobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
     description: 'Keybrake app: Functions host storage and the deployment package.'
+  }
+}
+
+resource appQueueData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: storageQueueDataContributor
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    description: 'Keybrake app: the timers\' work queues and their poison queues.'
   }
 }
 

@@ -26,6 +26,9 @@ param tags object
 @description('Blob container that holds the Flex Consumption deployment package.')
 param deploymentContainerName string
 
+@description('The work queues the timers fan out on (each gets its {name}-poison queue beside it).')
+param queueNames array = []
+
 @description('The function app\'s integration subnet; when set, the firewall denies every other network.')
 param virtualNetworkSubnetId string = ''
 
@@ -81,6 +84,20 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     }
   }
 }
+
+// Declared rather than left to the first enqueue: the app and the host's queue triggers find them in place, and the
+// poison queues are where an operator looks for a work item that failed maxDequeueCount times (host.json).
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2024-01-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource workQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2024-01-01' = [
+  for queue in flatten(map(queueNames, q => [q, '${q}-poison'])): {
+    parent: queueService
+    name: queue
+  }
+]
 
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob

@@ -64,21 +64,44 @@ public sealed class RollupService(
     /// </summary>
     public async Task<IReadOnlyList<TenantDay>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
     {
-        IReadOnlyList<TenantDay> unrolled = await activity.UnrolledAsync(today.AddDays(-CatchUpDays), today.AddDays(-1), cancellationToken);
-        IReadOnlyList<DirtyMark> dirty = [.. (await activity.DirtyAsync(cancellationToken)).Where(m => m.TenantDay.Day < today)];
+        (IReadOnlyList<TenantDay> unrolled, IReadOnlyList<DirtyMark> dirty) = await NightlyDueAsync(today, cancellationToken);
         await Bounded.SelectAsync(unrolled, reports.MaxStorageRequestsInFlight, async (tenantDay, ct) =>
         {
-            await RunAsync(tenantDay.Tenant, tenantDay.Day, ct);
-            await activity.MarkRolledAsync(tenantDay, ct);
+            await RollAsync(tenantDay, null, ct);
             return tenantDay;
         }, cancellationToken);
         await Bounded.SelectAsync(dirty, reports.MaxStorageRequestsInFlight, async (mark, ct) =>
         {
-            // Cleared only if not marked again meanwhile: a change that raced this re-roll is rolled next night.
-            await RunAsync(mark.TenantDay.Tenant, mark.TenantDay.Day, ct);
-            return await activity.ClearDirtyAsync(mark, ct);
+            await RollAsync(mark.TenantDay, mark.Version, ct);
+            return mark;
         }, cancellationToken);
         return [.. unrolled.Concat(dirty.Select(m => m.TenantDay)).Distinct()];
+    }
+
+    /// <summary>What the nightly run rolls: the active tenant-days of the catch-up window not rolled yet, and the closed days marked dirty.</summary>
+    public async Task<(IReadOnlyList<TenantDay> Unrolled, IReadOnlyList<DirtyMark> Dirty)> NightlyDueAsync(DateOnly today, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<TenantDay> unrolled = await activity.UnrolledAsync(today.AddDays(-CatchUpDays), today.AddDays(-1), cancellationToken);
+        IReadOnlyList<DirtyMark> dirty = [.. (await activity.DirtyAsync(cancellationToken)).Where(m => m.TenantDay.Day < today)];
+        return (unrolled, dirty);
+    }
+
+    /// <summary>
+    /// Rolls one closed tenant-day up, then marks it rolled (<paramref name="dirtyVersion"/> null) or clears the dirty mark
+    /// read at that version, only if not marked again meanwhile (a change that raced this re-roll is rolled next night).
+    /// Idempotent: a repeat re-rolls the same rows and finds the mark set or cleared.
+    /// </summary>
+    public async Task RollAsync(TenantDay tenantDay, string? dirtyVersion, CancellationToken cancellationToken)
+    {
+        await RunAsync(tenantDay.Tenant, tenantDay.Day, cancellationToken);
+        if (dirtyVersion is null)
+        {
+            await activity.MarkRolledAsync(tenantDay, cancellationToken);
+        }
+        else
+        {
+            await activity.ClearDirtyAsync(new DirtyMark(tenantDay, dirtyVersion), cancellationToken);
+        }
     }
 
     /// <summary>

@@ -100,4 +100,7 @@ public interface IExportOutbox
     /// another run changed it first. The event's content never changes.
     /// </summary>
     Task<bool> UpdateDeliveryAsync(ExportRecord record, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the row if it is still at <see cref="ExportRecord.Version"/> (or gone already); false when it changed.</summary>
+    Task<bool> DeleteAsync(ExportRecord record, CancellationToken cancellationToken);
 }

@@ -1,6 +1,6 @@
 using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
-using Keybrake.Domain.Keys;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Operators;
 
 namespace Keybrake.Domain.Export;
@@ -12,7 +12,8 @@ public interface IMeterSender
 }
 
 /// <summary>What an export run did. <see cref="State"/>: <c>exported</c>, <c>disabled</c> (target none) or <c>day_open</c>.</summary>
-public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 0, int Unmapped = 0, int Sent = 0, int Retrying = 0, int Rejected = 0, int Held = 0)
+public sealed record ExportReport(
+    string State, int Recorded = 0, int Skipped = 0, int Unmapped = 0, int Sent = 0, int Retrying = 0, int Rejected = 0, int Held = 0, int Expired = 0)
 {
     public ExportReport Add(ExportReport other) => this with
     {
@@ -23,6 +24,7 @@ public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 
         Retrying = Retrying + other.Retrying,
         Rejected = Rejected + other.Rejected,
         Held = Held + other.Held,
+        Expired = Expired + other.Expired,
     };
 }
 
@@ -43,12 +45,12 @@ public sealed record ExportReport(string State, int Recorded = 0, int Skipped = 
 /// </summary>
 public sealed class ExportService(
     IRollupStore rollups,
-    IVaultKeyStore keys,
     IActivityIndex activity,
     ITenantBillingStore billing,
     IExportOutbox outbox,
     IMeterSender sender,
     ExportOptions options,
+    ReportOptions reports,
     TimeProvider time)
 {
     public const long MicrosPerCent = 10_000;
@@ -65,6 +67,17 @@ public sealed class ExportService(
     public static readonly TimeSpan MaxBackoff = TimeSpan.FromHours(6);
 
     private const int MaxRecordAttempts = 5;
+
+    /// <summary>
+    /// A day older than this many days is closed to the export: nothing more is recorded for it (a late change to it is
+    /// counted <c>expired</c>, not exported), so its sent rows can be deleted without a later run finding the day empty
+    /// and exporting it whole again. Longer than the nightly catch-up (<see cref="RollupService.CatchUpDays"/>, 35), than
+    /// Stripe's 35-day timestamp limit, and far longer than any meter's duplicate window (24 h).
+    /// </summary>
+    public const int RetentionDays = 40;
+
+    /// <summary>How many days past the retention each nightly purge looks at: a missed night or two is made up.</summary>
+    public const int PurgeWindowDays = 3;
 
     private readonly MeterFormat? _meter = MeterFormat.For(options.Target);
 
@@ -99,6 +112,11 @@ public sealed class ExportService(
         if (_meter is null)
         {
             return new ExportReport("disabled");
+        }
+
+        if (day < Today().AddDays(-RetentionDays))
+        {
+            return new ExportReport("exported", Expired: 1);
         }
 
         List<Rollup> tenantRows = [.. (await rollups.ListAsync(tenant, day, cancellationToken)).Where(r => r.Level == "tenant")];
@@ -188,13 +206,53 @@ public sealed class ExportService(
         return report;
     }
 
-    /// <summary>The outbox rows of a day, for the tenants the caller may see.</summary>
+    /// <summary>The outbox rows of a day, for the tenants the caller may see (root: the tenants active that day, the only ones with rows).</summary>
     public async Task<IReadOnlyList<ExportRecord>> ListAsync(OperatorPrincipal caller, DateOnly day, CancellationToken cancellationToken)
     {
-        IReadOnlyList<string> tenants = caller.Tenant is not null ? [caller.Tenant] : await keys.TenantsAsync(cancellationToken);
-        IReadOnlyList<ExportRecord>[] lists = await Task.WhenAll(tenants.Select(t => outbox.ListAsync(t, day, null, cancellationToken)));
+        IReadOnlyList<string> tenants = caller.Tenant is not null
+            ? [caller.Tenant]
+            : [.. (await activity.ActiveAsync(day, day, cancellationToken)).Select(a => a.Tenant).Distinct().Order(StringComparer.Ordinal)];
+        IReadOnlyList<ExportRecord>[] lists = await Bounded.SelectAsync(
+            tenants, reports.MaxStorageRequestsInFlight, (t, ct) => outbox.ListAsync(t, day, null, ct), cancellationToken);
         return [.. lists.SelectMany(l => l)];
     }
+
+    /// <summary>The tenant-days whose old rows a nightly purge deletes: those active in the few days just past the retention.</summary>
+    public Task<IReadOnlyList<TenantDay>> PurgeDueAsync(CancellationToken cancellationToken)
+    {
+        DateOnly newest = Today().AddDays(-RetentionDays - 2);
+        return activity.ActiveAsync(newest.AddDays(1 - PurgeWindowDays), newest, cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes a tenant-day's <c>sent</c> and <c>skipped</c> rows once the day is a day past the retention (so no run
+    /// records for it again, <see cref="RetentionDays"/>) and each row is older than any meter's duplicate window.
+    /// Pending, held and rejected rows stay: they still need a send or an operator. Idempotent; returns the rows deleted.
+    /// </summary>
+    public async Task<int> PurgeAsync(string tenant, DateOnly day, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = time.GetUtcNow();
+        // A day's margin past the last day a run may still record for it: a run that started before midnight has finished.
+        if (day > Today().AddDays(-RetentionDays - 2))
+        {
+            return 0;
+        }
+
+        int deleted = 0;
+        foreach (ExportRecord row in await outbox.ListAsync(tenant, day, null, cancellationToken))
+        {
+            if (row.Status is ExportStatus.Sent or ExportStatus.Skipped && row.RecordedAt < now - DuplicateWindow
+                && await outbox.DeleteAsync(row, cancellationToken))
+            {
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>The longest duplicate window of the meters (Stripe's 24 h), with a day to spare.</summary>
+    private static readonly TimeSpan DuplicateWindow = TimeSpan.FromHours(48);
 
     /// <summary>10 min, 20, 40, … doubling per failed attempt, at most 6 h.</summary>
     public static TimeSpan Backoff(int failedAttempts) =>

@@ -1,5 +1,6 @@
+using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
-using Keybrake.Domain.Keys;
+using Keybrake.Domain.Common;
 using Keybrake.Domain.Proxy;
 
 namespace Keybrake.Domain.Reconciliation;
@@ -27,104 +28,127 @@ public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoub
 /// price arrives up to a day later), moving the counters by the difference, and flags calls left
 /// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
 /// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
+/// Its work follows the traffic: only the tenant-days of the look-back that the activity index lists (every call's
+/// tenant-day is indexed before its first row or reservation is written) are read, each with one filtered read of
+/// its unsettled rows and one of its journal entries; tenants without calls cost nothing.
 /// </summary>
-public sealed class Reconciler(IReservationLedger audit, IVaultKeyStore keys, IVendorLookup vendors, RollupService rollups, TimeProvider time)
+public sealed class Reconciler(IReservationLedger audit, IActivityIndex activity, IVendorLookup vendors, RollupService rollups, ReportOptions reports, TimeProvider time)
 {
-    /// <summary>How many UTC days back to look (Twilio prices can take up to 24 h).</summary>
+    /// <summary>How many UTC days back to look, today included (Twilio prices can take up to 24 h).</summary>
     public int LookbackDays { get; init; } = 2;
 
     /// <summary>An in-doubt row younger than this may still be in flight, so it is left alone.</summary>
     public TimeSpan InDoubtGrace { get; init; } = TimeSpan.FromMinutes(5);
 
-    public async Task<ReconcileReport> RunAsync(CancellationToken cancellationToken)
+    /// <summary>The tenant-days a run looks at: those of the look-back with activity (one index read per month spanned).</summary>
+    public Task<IReadOnlyList<TenantDay>> DueAsync(CancellationToken cancellationToken)
+    {
+        DateOnly today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        return activity.ActiveAsync(today.AddDays(1 - LookbackDays), today, cancellationToken);
+    }
+
+    /// <summary>A whole run in this process: every due tenant-day, a bounded number at once.</summary>
+    public async Task<ReconcileReport> RunAsync(CancellationToken cancellationToken) =>
+        await RunAsync(await DueAsync(cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Reconciles these tenant-days (a queue work item's batch), a bounded number at once. Idempotent: every change is a
+    /// transition conditional on the row's current state, so an item delivered twice, or racing another run, settles once.
+    /// </summary>
+    public async Task<ReconcileReport> RunAsync(IReadOnlyList<TenantDay> tenantDays, CancellationToken cancellationToken)
+    {
+        ReconcileReport[] results = await Bounded.SelectAsync(tenantDays, reports.MaxStorageRequestsInFlight, RunAsync, cancellationToken);
+        return results.Aggregate(new ReconcileReport(0, 0, 0, 0), (a, b) => new ReconcileReport(
+            a.Settled + b.Settled, a.StillEstimated + b.StillEstimated, a.InDoubtFlagged + b.InDoubtFlagged, a.Failed + b.Failed,
+            a.InDoubtResolved + b.InDoubtResolved, a.JournalsFinished + b.JournalsFinished));
+    }
+
+    /// <summary>One tenant-day: its journal entries older than the grace, then its unsettled rows.</summary>
+    public async Task<ReconcileReport> RunAsync(TenantDay tenantDay, CancellationToken cancellationToken)
     {
         DateTimeOffset now = time.GetUtcNow();
-        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0, journals = 0;
-        foreach (string tenant in await keys.TenantsAsync(cancellationToken))
+        var day = new DateTimeOffset(tenantDay.Day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        int settled = 0, estimated = 0, flagged = 0, failed = 0, resolved = 0;
+
+        // First what an instance left half-done on monthly and cross-tenant counters, older than the grace (its
+        // writer may still be at work): then every row below starts from counters that agree with it.
+        int journals = await audit.FinishJournalsAsync(tenantDay.Tenant, day, now - InDoubtGrace, cancellationToken);
+        foreach (AuditEntry row in await audit.UnsettledAsync(tenantDay.Tenant, day, cancellationToken))
         {
-            for (int back = 0; back < LookbackDays; back++)
+            if (row.Outcome == AuditOutcome.InDoubt)
             {
-                // First what an instance left half-done on monthly and cross-tenant counters, older than the grace (its
-                // writer may still be at work): then every row below starts from counters that agree with it.
-                journals += await audit.FinishJournalsAsync(tenant, now.AddDays(-back), now - InDoubtGrace, cancellationToken);
-                foreach (AuditEntry row in await audit.UnsettledAsync(tenant, now.AddDays(-back), cancellationToken))
+                if (now - row.Timestamp < InDoubtGrace)
                 {
-                    if (row.Outcome == AuditOutcome.InDoubt)
+                    continue;
+                }
+
+                if (await audit.ReplaysEarlierCallAsync(row, cancellationToken))
+                {
+                    // The vendor answers a replay from the first call, which carries the charge; a search by the shared
+                    // Idempotency-Key tag would find that call's object and count it twice. Released at zero.
+                    if (await SettleAsync(row, 0, current => current.Outcome == AuditOutcome.InDoubt, current => current with
+                        {
+                            Outcome = AuditOutcome.Error,
+                            Reason = "resolved by reconciler: idempotent replay, charged on the first call",
+                            Replay = true,
+                        }, cancellationToken))
                     {
-                        if (now - row.Timestamp < InDoubtGrace)
-                        {
-                            continue;
-                        }
-
-                        if (await audit.ReplaysEarlierCallAsync(row, cancellationToken))
-                        {
-                            // The vendor answers a replay from the first call, which carries the charge; a search by the shared
-                            // Idempotency-Key tag would find that call's object and count it twice. Released at zero.
-                            if (await SettleAsync(row, 0, current => current.Outcome == AuditOutcome.InDoubt, current => current with
-                                {
-                                    Outcome = AuditOutcome.Error,
-                                    Reason = "resolved by reconciler: idempotent replay, charged on the first call",
-                                    Replay = true,
-                                }, cancellationToken))
-                            {
-                                resolved++;
-                            }
-
-                            continue;
-                        }
-
-                        long? found = await TryInDoubtCostAsync(row, cancellationToken);
-                        if (found is long cost)
-                        {
-                            // The snapshot may be stale (read once per tenant-day; an operator may have resolved the row
-                            // since): the transition applies only while the row is still in doubt.
-                            if (await SettleAsync(row, cost, current => current.Outcome == AuditOutcome.InDoubt, current => current with
-                                {
-                                    Outcome = cost > 0 ? AuditOutcome.Forwarded : AuditOutcome.Error,
-                                    Reason = cost > 0 ? "resolved by reconciler: charged" : "resolved by reconciler: not charged",
-                                }, cancellationToken))
-                            {
-                                resolved++;
-                            }
-                        }
-                        else if (row.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true)
-                        {
-                            // Flagging keeps the reservation; written only on a row still in doubt, so a stale snapshot
-                            // never brings a resolved row back.
-                            AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, current =>
-                                current.Outcome == AuditOutcome.InDoubt && current.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true
-                                    ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, current.HeldMicros)
-                                    : null, cancellationToken);
-                            if (marked is not null)
-                            {
-                                flagged++;
-                            }
-                        }
-
-                        continue;
+                        resolved++;
                     }
 
-                    try
-                    {
-                        long? cost = await vendors.SettledCostAsync(row, cancellationToken);
-                        if (cost is null)
-                        {
-                            estimated++;
-                            continue;
-                        }
+                    continue;
+                }
 
-                        if (await SettleAsync(row, cost.Value, current => current.Outcome == AuditOutcome.Forwarded && current.CostSource == CostSource.Estimated,
-                                current => current, cancellationToken))
+                long? found = await TryInDoubtCostAsync(row, cancellationToken);
+                if (found is long cost)
+                {
+                    // The snapshot may be stale (read once per tenant-day; an operator may have resolved the row
+                    // since): the transition applies only while the row is still in doubt.
+                    if (await SettleAsync(row, cost, current => current.Outcome == AuditOutcome.InDoubt, current => current with
                         {
-                            settled++;
-                        }
-                    }
-                    catch (Exception e) when (e is HttpRequestException or TimeoutException or Common.KeybrakeException)
+                            Outcome = cost > 0 ? AuditOutcome.Forwarded : AuditOutcome.Error,
+                            Reason = cost > 0 ? "resolved by reconciler: charged" : "resolved by reconciler: not charged",
+                        }, cancellationToken))
                     {
-                        // One vendor hiccup must not stop the run; the row is tried again next time.
-                        failed++;
+                        resolved++;
                     }
                 }
+                else if (row.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true)
+                {
+                    // Flagging keeps the reservation; written only on a row still in doubt, so a stale snapshot
+                    // never brings a resolved row back.
+                    AuditEntry? marked = await audit.TransitionAsync(row.Tenant, row.Id, current =>
+                        current.Outcome == AuditOutcome.InDoubt && current.Reason?.EndsWith(FlagSuffix, StringComparison.Ordinal) != true
+                            ? (current with { Reason = (current.Reason ?? "in_doubt") + FlagSuffix }, current.HeldMicros)
+                            : null, cancellationToken);
+                    if (marked is not null)
+                    {
+                        flagged++;
+                    }
+                }
+
+                continue;
+            }
+
+            try
+            {
+                long? cost = await vendors.SettledCostAsync(row, cancellationToken);
+                if (cost is null)
+                {
+                    estimated++;
+                    continue;
+                }
+
+                if (await SettleAsync(row, cost.Value, current => current.Outcome == AuditOutcome.Forwarded && current.CostSource == CostSource.Estimated,
+                        current => current, cancellationToken))
+                {
+                    settled++;
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or TimeoutException or KeybrakeException)
+            {
+                // One vendor hiccup must not stop the run; the row is tried again next time.
+                failed++;
             }
         }
 
@@ -137,7 +161,7 @@ public sealed class Reconciler(IReservationLedger audit, IVaultKeyStore keys, IV
         {
             return await vendors.InDoubtCostAsync(row, cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or TimeoutException or Common.KeybrakeException)
+        catch (Exception e) when (e is HttpRequestException or TimeoutException or KeybrakeException)
         {
             // Cannot tell now: the row stays in doubt and reserved, and is looked up again next run.
             return null;

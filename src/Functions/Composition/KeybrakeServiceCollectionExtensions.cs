@@ -83,6 +83,7 @@ public static class KeybrakeServiceCollectionExtensions
         services.AddKeybrakeProxy(configuration);
         services.AddKeybrakeAlerts(configuration);
         services.AddKeybrakeExport(configuration);
+        services.AddKeybrakeWorkQueues(configuration);
         return services;
     }
 

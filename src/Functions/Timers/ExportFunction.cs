@@ -17,13 +17,6 @@ public sealed partial class ExportFunction(ExportService exports, ILogger<Export
         }
     }
 
-    internal static void LogReport(ILogger logger, DateOnly day, string target, ExportReport report) =>
-        LogExported(logger, day, target, report.State, report.Recorded, report.Skipped, report.Unmapped, report.Sent, report.Retrying, report.Rejected);
-
-    [LoggerMessage(EventId = 4011, Level = LogLevel.Information,
-        Message = "Export of {Date} to {Target}: {State}; {Recorded} recorded, {Skipped} skipped (sub-cent), {Unmapped} tenants without a billing customer, {Sent} sent, {Retrying} to retry, {Rejected} rejected")]
-    private static partial void LogExported(ILogger logger, DateOnly date, string target, string state, int recorded, int skipped, int unmapped, int sent, int retrying, int rejected);
-
     [LoggerMessage(EventId = 4012, Level = LogLevel.Information, Message = "Export outbox to {Target}: {Sent} sent, {Retrying} to retry, {Rejected} rejected, {Held} held for an operator (past the meter's duplicate window)")]
     private static partial void LogSent(ILogger logger, string target, int sent, int retrying, int rejected, int held);
 }

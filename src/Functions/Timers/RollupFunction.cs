@@ -1,33 +1,25 @@
-using Keybrake.Domain.Activity;
-using Keybrake.Domain.Audit;
-using Keybrake.Domain.Export;
+using Keybrake.Domain.Work;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 
 namespace Keybrake.Functions.Timers;
 
 /// <summary>
-/// Shortly after 00:00 UTC: roll up the active tenant-days not rolled yet (yesterday's, and any of the last five weeks a
-/// missed run left) and the closed days marked dirty by late changes; then export each of those days' net spend, and
-/// the two days before yesterday's, to the billing meter. Every step reads the activity index, not the tenant list.
+/// Shortly after 00:00 UTC: enqueue the nightly work, from the activity index and dirty marks alone: the active
+/// tenant-days not rolled yet (yesterday's, and any of the last five weeks a missed run left) and the closed days
+/// marked dirty, each exported once rolled; the export of the three days before today; the purge of export rows past
+/// their retention. The <c>NightlyWork</c> queue function does them, a batch per invocation.
 /// </summary>
-public sealed partial class RollupFunction(RollupService rollups, ExportService exports, TimeProvider time, ILogger<RollupFunction> logger)
+public sealed partial class RollupFunction(FanOutWork work, ILogger<RollupFunction> logger)
 {
     [Function("DailyRollup")]
     public async Task RunAsync([TimerTrigger("%Timers:DailyRollup%")] TimerInfo timer, CancellationToken cancellationToken)
     {
-        DateOnly today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-        IReadOnlyList<TenantDay> rolled = await rollups.CatchUpAsync(today, cancellationToken);
-        foreach (DateOnly day in rolled.Select(r => r.Day).Union(Enumerable.Range(1, 3).Select(back => today.AddDays(-back))).Order())
-        {
-            ExportReport export = await exports.RunAsync(day, cancellationToken);
-            ExportFunction.LogReport(logger, day, exports.Target, export);
-        }
-
-        DateOnly yesterday = today.AddDays(-1);
-        LogRolledUp(logger, yesterday, rolled.Count);
+        WorkPlan plan = await work.PlanNightlyAsync(cancellationToken);
+        LogPlanned(logger, plan.Roll, plan.Export, plan.Purge, plan.Messages);
     }
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "Rolled up the days up to {Date}: {TenantDays} tenant-days")]
-    private static partial void LogRolledUp(ILogger logger, DateOnly date, int tenantDays);
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information,
+        Message = "Nightly run: {Roll} tenant-days to roll up, {Export} to export, {Purge} to purge, enqueued in {Messages} work items")]
+    private static partial void LogPlanned(ILogger logger, int roll, int export, int purge, int messages);
 }

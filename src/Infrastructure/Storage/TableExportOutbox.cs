@@ -113,6 +113,24 @@ public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
         }
     }
 
+    public async Task<bool> DeleteAsync(ExportRecord record, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Exports, cancellationToken);
+        try
+        {
+            await table.DeleteEntityAsync(record.Tenant, RowKey(record), new ETag(record.Version!), cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return true;
+        }
+        catch (RequestFailedException e) when (e.Status == 412)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The due entry of a pending attempt, written before the row that it points at (see the class remarks).</summary>
     private static async Task IndexDueAsync(TableClient table, ExportRecord record, CancellationToken cancellationToken)
     {

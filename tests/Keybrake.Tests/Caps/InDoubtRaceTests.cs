@@ -1,3 +1,4 @@
+using Keybrake.Domain.Activity;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -22,7 +23,7 @@ public sealed class InDoubtRaceTests : IAsyncLifetime
         new Dictionary<string, string?> { ["Vendors:stripe:TimeoutSeconds"] = "1" },
         configureServices: services =>
         {
-            services.AddSingleton(sp => new GatedAuditLog(sp.GetRequiredService<TableReservationLedger>()));
+            services.AddSingleton(sp => new GatedAuditLog(new ActivityRecordingAuditLog(sp.GetRequiredService<TableReservationLedger>(), sp.GetRequiredService<IActivityIndex>())));
             services.AddSingleton<IReservationLedger>(sp => sp.GetRequiredService<GatedAuditLog>());
         });
 

@@ -48,6 +48,22 @@ public sealed class FunctionsMetadataTests
     }
 
     [Fact]
+    public void DevelopmentHostQueuePoller_ListensOnTheBuildsQueueTriggers_EachQueueASettingWithADefault()
+    {
+        List<string> declared = ReadMetadata().Where(f => f.Type == "queueTrigger").Select(f => $"{f.Name} {f.QueueName}").Order().ToList();
+        List<string> polled = QueuePoller.Functions.Select(q => $"{q.Name} {q.QueueName}").Order().ToList();
+
+        Assert.Equal(["NightlyWork %Queues:Nightly%", "ReconcileWork %Queues:Reconcile%"], declared);
+        Assert.Equal(declared, polled);
+        using JsonDocument sample = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoRoot(), "local.settings.sample.json")));
+        var defaults = new ConfigurationBuilder()
+            .AddInMemoryCollection(sample.RootElement.GetProperty("Values").EnumerateObject()
+                .Select(p => KeyValuePair.Create(p.Name.Replace("__", ":", StringComparison.Ordinal), p.Value.GetString())))
+            .Build();
+        Assert.Equal(["keybrake-nightly", "keybrake-reconcile"], QueuePoller.Functions.Select(q => q.ResolveQueue(defaults)).Order());
+    }
+
+    [Fact]
     public void EveryHttpFunction_IsAnonymousAtTheFunctionsLayer()
     {
         // The app authenticates every request itself (docs/design.md §7); a function key would break clients that send only a bearer token.
@@ -64,7 +80,7 @@ public sealed class FunctionsMetadataTests
     private static string Describe(string name, string? route, IEnumerable<string>? methods, string? authLevel) =>
         $"{name} {route} [{string.Join(",", methods is null ? ["*"] : methods.Order())}] {authLevel}";
 
-    private sealed record DeclaredFunction(string Name, string Type, string? Route, List<string>? Methods, string? AuthLevel, string? Schedule);
+    private sealed record DeclaredFunction(string Name, string Type, string? Route, List<string>? Methods, string? AuthLevel, string? Schedule, string? QueueName = null);
 
     private static List<DeclaredFunction> ReadMetadata()
     {
@@ -87,7 +103,8 @@ public sealed class FunctionsMetadataTests
                     ? methods.EnumerateArray().Select(m => m.GetString()!).ToList()
                     : null,
                 trigger.TryGetProperty("authLevel", out JsonElement auth) ? auth.GetString() : null,
-                trigger.TryGetProperty("schedule", out JsonElement schedule) ? schedule.GetString() : null));
+                trigger.TryGetProperty("schedule", out JsonElement schedule) ? schedule.GetString() : null,
+                trigger.TryGetProperty("queueName", out JsonElement queue) ? queue.GetString() : null));
         }
 
         return functions;

@@ -306,6 +306,42 @@ public sealed class ExportTests : IAsyncLifetime
         Assert.Equal(2, proxy.Vendors.Lago.Events.Count);
     }
 
+    [Fact]
+    public async Task SentRows_AreDeletedOnceTheDayIsPastTheRetention_AndTheDayIsNeverExportedAgain()
+    {
+        ProxyHost proxy = await StartAsync("stripe_meters");
+        await SpendOnDayAsync(proxy);
+        proxy.Host.Time.Advance(TimeSpan.FromHours(15));
+        await RollUpAsync(proxy, Day);
+        ExportService exports = Exports(proxy);
+
+        // Day + 40 (the last day the export still records for it): nothing is deleted, and a change would still be exported.
+        proxy.Host.Time.SetUtcNow(new DateTimeOffset(Day.AddDays(ExportService.RetentionDays).ToDateTime(new TimeOnly(1, 0)), TimeSpan.Zero));
+        Assert.Empty(await exports.PurgeDueAsync(CancellationToken.None));
+        Assert.Equal(0, await exports.PurgeAsync("acme", Day, CancellationToken.None));
+        Assert.Equal(0, (await exports.RecordAsync("acme", Day, CancellationToken.None)).Expired);
+
+        // A day later the day is closed to the export; a day after that, the nightly purge finds its tenants in the activity index.
+        proxy.Host.Time.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(1, (await exports.RecordAsync("acme", Day, CancellationToken.None)).Expired);
+        Assert.Empty(await exports.PurgeDueAsync(CancellationToken.None));
+        Assert.Equal(0, await exports.PurgeAsync("acme", Day, CancellationToken.None));
+        proxy.Host.Time.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(["acme", "globex", "initech", "tiny"], (await exports.PurgeDueAsync(CancellationToken.None)).Select(t => t.Tenant).Order(StringComparer.Ordinal));
+        int[] deleted = await Task.WhenAll(new[] { "acme", "globex", "initech", "tiny" }.Select(t => exports.PurgeAsync(t, Day, CancellationToken.None)));
+
+        // acme's and globex's sent events and tiny's skipped sub-cent day; initech never had a customer, so no row.
+        Assert.Equal([1, 1, 0, 1], deleted);
+        Assert.Equal(0, (await ExportsAsync(proxy.Host.Client(), Day)).GetArrayLength());
+        Assert.Equal(0, await exports.PurgeAsync("acme", Day, CancellationToken.None));
+
+        // With its rows gone the day is not taken for one never exported: nothing is recorded or sent for it again.
+        JsonElement rerun = await RollUpAsync(proxy, Day);
+        Assert.Equal((0, 0, 0), (Int(rerun, "recorded"), Int(rerun, "skipped"), Int(rerun, "sent")));
+        Assert.Equal(0, (await ExportsAsync(proxy.Host.Client(), Day)).GetArrayLength());
+        Assert.Equal(2, AcceptedEvents(proxy.Vendors, "stripe_meters").Count);
+    }
+
     private async Task<ProxyHost> StartAsync(string target, KillSwitch? kill = null)
     {
         FakeVendors vendors = await FakeVendors.StartAsync();

@@ -35,7 +35,7 @@ public abstract partial class AppUnderTest : IAsyncLifetime
     /// <summary>What the process printed, newest last (the last few thousand lines), for failure messages.</summary>
     public string RecentOutput => string.Join('\n', _output);
 
-    /// <summary>Successful runs of a timer function seen in the host's log so far.</summary>
+    /// <summary>Successful runs of a timer or queue-triggered function seen in the host's log so far.</summary>
     public int TimerRuns(string function) => _timerRuns.GetValueOrDefault(function);
 
     public async Task InitializeAsync()
@@ -47,6 +47,8 @@ public abstract partial class AppUnderTest : IAsyncLifetime
             ["AzureWebJobsStorage"] = TestStorage.ConnectionString,
             ["Tables:ConnectionString"] = TestStorage.ConnectionString,
             ["Tables:Prefix"] = TablePrefix,
+            ["Queues:Reconcile"] = TablePrefix + "-reconcile",
+            ["Queues:Nightly"] = TablePrefix + "-nightly",
             ["Secrets:keybrake-root-token"] = RootToken,
             ["Alerts:WebhookUrl"] = Webhook.Url.ToString(),
             ["Secrets:alerts-webhook-secret"] = WebhookSecret,
@@ -213,6 +215,6 @@ public sealed partial class DevHostProcess : AppUnderTest
     protected override string? SucceededTimer(string line) =>
         RanPattern().Match(line) is { Success: true } match ? match.Groups[1].Value : null;
 
-    [GeneratedRegex(@"Timer ([A-Za-z]+) ran \(Succeeded")]
+    [GeneratedRegex(@"(?:Timer|Queue function) ([A-Za-z]+) ran \(Succeeded")]
     private static partial Regex RanPattern();
 }

@@ -318,6 +318,30 @@ public abstract class BlackBoxSuite<TApp>(TApp app) : IClassFixture<TApp>
             "every timer has run at least once");
     }
 
+    [Fact]
+    public async Task QueueFanOut_TheReconcilersWorkItemSettlesALateTwilioPrice()
+    {
+        string tenant = NewTenant();
+        JsonElement key = await IssueKeyAsync($"{tenant}:notify-agent:sms:run-1", "twilio", 1m, "POST /2010-04-01/Accounts/*/Messages");
+        MessageResource message = await MessageResource.CreateAsync(
+            to: new Twilio.Types.PhoneNumber("+15145535858"), from: new Twilio.Types.PhoneNumber("+15149002890"), body: "late price " + tenant,
+            client: TwilioClient(key.Str("key")));
+        Assert.True(Vendors.Twilio.Settle(message.Sid));
+
+        // The Reconciler timer only enqueues its tenant-days; the ReconcileWork queue function reads the price and settles the row.
+        using HttpClient root = Client();
+        string costSource = string.Empty;
+        for (int i = 0; i < 120 && costSource != "settled"; i++)
+        {
+            await Task.Delay(500);
+            JsonElement audit = await Json.ReadAsync(await root.GetAsync($"/v1/audit?label_prefix={tenant}:"));
+            costSource = audit.GetProperty("entries").EnumerateArray().Single().Str("cost_source");
+        }
+
+        Assert.True(costSource == "settled", App.RecentOutput[^Math.Min(App.RecentOutput.Length, 4000)..]);
+        Assert.True(App.TimerRuns("ReconcileWork") > 0, "the queue-triggered function ran");
+    }
+
     /// <summary>What the timers do happens in the background: wait up to a minute, then show the app's recent output.</summary>
     private Task WaitUntilAsync(Func<bool> condition, string what) => Eventually.True(
         condition, what, TimeSpan.FromSeconds(60), () => App.RecentOutput[^Math.Min(App.RecentOutput.Length, 4000)..], TimeSpan.FromMilliseconds(100));

@@ -1,3 +1,4 @@
+using Keybrake.DevHost;
 using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Functions.Timers;
@@ -28,9 +29,17 @@ public sealed class NightlyRollupTests
         await host.Services.GetRequiredService<IActivityIndex>().MarkDirtyAsync("t04", DateOnly.FromDateTime(now.AddDays(-20).UtcDateTime), CancellationToken.None);
         host.Time.Advance(TimeSpan.FromDays(1));
         var rollup = ActivatorUtilities.CreateInstance<RollupFunction>(host.Services);
+        var queues = host.Services.GetRequiredService<QueuePoller>();
 
+        // The timer reads the index only (the unrolled days, the dirty marks, the days past the export's retention) and enqueues.
         counter.Reset();
         await rollup.RunAsync(new TimerInfo(), CancellationToken.None);
+        Assert.True((counter.To(host.TablePrefix + "activity"), counter.Count) == (5, 5), counter.Sent);
+        Assert.Contains("4 tenant-days to roll up, 0 to export, 0 to purge, enqueued in 1 work items", host.Logs.All, StringComparison.Ordinal);
+
+        // The queue function rolls each: one audit read per tenant-day, whatever the number of tenants.
+        counter.Reset();
+        Assert.Equal(1, await queues.DrainAsync(CancellationToken.None));
         Assert.True((counter.To(host.TablePrefix + "audit"), counter.To(host.TablePrefix + "tenants"), counter.To(host.TablePrefix + "keys")) == (4, 0, 0), counter.Sent);
         IRollupStore store = host.Services.GetRequiredService<IRollupStore>();
         Assert.Equal(1, (await store.ListAsync("t03", DateOnly.FromDateTime(now.AddDays(-10).UtcDateTime), CancellationToken.None)).Single(r => r.Level == "tenant").Denied);
@@ -38,6 +47,7 @@ public sealed class NightlyRollupTests
 
         counter.Reset();
         await rollup.RunAsync(new TimerInfo(), CancellationToken.None);
+        Assert.Equal(0, await queues.DrainAsync(CancellationToken.None));
         Assert.True(counter.To(host.TablePrefix + "audit") == 0, counter.Sent);
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using Keybrake.DevHost;
 using Keybrake.Functions.Timers;
 using Keybrake.Tests.Support;
 using Microsoft.Azure.Functions.Worker;
@@ -20,7 +21,9 @@ public sealed class SeedQuestionsTests(SyntheticWeek week) : IClassFixture<Synth
         {
             // Monday night: Sunday's messages settle, and the rollup timer's one run catches up on the whole week.
             await week.SettleLateAsync();
+            // The timer only enqueues; the queue function (the development host's poller here) rolls each batch.
             await ActivatorUtilities.CreateInstance<RollupFunction>(week.Proxy.Host.Services).RunAsync(new TimerInfo(), CancellationToken.None);
+            Assert.True(await week.Proxy.Host.Services.GetRequiredService<QueuePoller>().DrainAsync(CancellationToken.None) > 0, "the nightly work items ran");
             week.Closed = true;
         }
     }

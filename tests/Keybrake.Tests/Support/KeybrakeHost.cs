@@ -51,6 +51,9 @@ public sealed class KeybrakeHost : IAsyncDisposable
         {
             ["Tables:ConnectionString"] = TestStorage.ConnectionString,
             ["Tables:Prefix"] = prefix,
+            ["AzureWebJobsStorage"] = TestStorage.ConnectionString,
+            ["Queues:Reconcile"] = prefix + "-reconcile",
+            ["Queues:Nightly"] = prefix + "-nightly",
             ["Secrets:keybrake-root-token"] = rootToken,
             // These tests run the timer jobs themselves, on a fake clock.
             ["DevHost:RunTimers"] = "false",
