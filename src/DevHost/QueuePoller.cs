@@ -61,6 +61,8 @@ public sealed partial class QueuePoller(
             {
                 if (await PollOnceAsync(stoppingToken) == 0)
                 {
+                    // Queues hold no wake-up signal, so an idle queue is polled, as the Functions host's listener does
+                    // (it backs off to a minute); a second keeps a local run's fan-out prompt.
                     await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
                 }
             }
