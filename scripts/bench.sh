@@ -20,6 +20,8 @@ blob=${KEYBRAKE_BENCH_AZURITE_PORT:-10300} queue=$((blob + 1)) table=$((blob + 2
 work=$(mktemp -d)
 azurite_pid=$(scripts/azurite.sh "$blob" "$queue" "$table" "$work/azurite.log")
 trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true' EXIT
+# The soak prints Azurite's resident memory beside the proxy's: a storage emulator that grows is a finding too.
+export KEYBRAKE_BENCH_AZURITE_PID=$azurite_pid
 
 storage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench || echo "+uncommitted")

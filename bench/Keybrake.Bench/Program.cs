@@ -9,6 +9,7 @@ using Keybrake.Bench.Micro;
 //   --micro-classes hotpath,pipeline   which micro-benchmark classes (both by default)
 //   --alloc-profile   where the pipeline micro-benchmark's bytes go, by type (sampled)
 //   --soak [--calls N] [--every N] [--paths memory,azurite]   the soak run instead (scripts/soak.sh)
+//   --soak --azurite-growth [--entities N] [--every N]   Azurite's own insert rate as one table grows (the soak's calibration)
 if (args.Contains("--alloc-profile"))
 {
     await AllocationProfile.RunAsync(calls: 50_000);
@@ -21,6 +22,12 @@ if (args.Contains("--soak"))
     long calls = long.Parse(Value("--calls") ?? "1000000", System.Globalization.CultureInfo.InvariantCulture);
     long every = long.Parse(Value("--every") ?? "100000", System.Globalization.CultureInfo.InvariantCulture);
     string storage = Value("--storage") ?? throw new ArgumentException("Pass --storage <Azurite connection string> (scripts/soak.sh does).");
+    if (args.Contains("--azurite-growth"))
+    {
+        await AzuriteGrowth.RunAsync(storage, int.Parse(Value("--entities") ?? "300000", System.Globalization.CultureInfo.InvariantCulture), (int)every);
+        return;
+    }
+
     var paths = new HashSet<string>((Value("--paths") ?? "memory,azurite").Split(','), StringComparer.Ordinal);
     await Soak.RunAsync(storage, calls, every, keys: 10_000, tenants: 100, paths);
     return;

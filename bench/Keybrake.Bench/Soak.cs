@@ -6,6 +6,7 @@ using System.Text;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
 using Keybrake.Domain.Proxy;
+using Keybrake.Infrastructure.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -38,8 +39,8 @@ internal static class Soak
         {
             Console.WriteLine($"Issuing {keys:N0} keys on the {name} host…");
             string[] issued = await IssueAsync(host, name == "memory" ? "soakm" : "soaka", keys, tenants);
-            VaultKeyCache cache = targets.ServicesOf(host).GetRequiredService<VaultKeyCache>();
-            await LoadAsync(name, runner, new Uri(host, "proxy/stripe/" + Targets.ChargePath), issued, calls, every, cache);
+            IServiceProvider services = targets.ServicesOf(host);
+            await LoadAsync(name, runner, new Uri(host, "proxy/stripe/" + Targets.ChargePath), issued, calls, every, new Maps(services, tableLedger: name == "azurite"));
         }
     }
 
@@ -73,13 +74,13 @@ internal static class Soak
         }
     }
 
-    private static async Task LoadAsync(string name, LoadRunner runner, Uri url, string[] keys, long calls, long every, VaultKeyCache cache)
+    private static async Task LoadAsync(string name, LoadRunner runner, Uri url, string[] keys, long calls, long every, Maps maps)
     {
         long next = -1;
         long failures = 0;
         long began = Stopwatch.GetTimestamp();
         var checkpoints = new SemaphoreSlim(1, 1);
-        Console.WriteLine($"{"path",-10} {"calls",12} {"calls/s",8} {"working set MB",15} {"managed heap MB",16} {"key cache entries",18} {"failed",7}");
+        Console.WriteLine($"{"path",-10} {"calls",12} {"calls/s",8} {"working set MB",15} {"managed heap MB",16} {"key cache",10} {"owners",8} {"ledger maps",12} {"failed",7} {"Azurite RSS MB",15}");
         await Task.WhenAll(Enumerable.Range(0, 64).Select(worker => Task.Run(async () =>
         {
             for (long i = Interlocked.Increment(ref next); i < calls; i = Interlocked.Increment(ref next))
@@ -101,7 +102,7 @@ internal static class Soak
                         long heap = GC.GetTotalMemory(forceFullCollection: true);
                         double rate = (i + 1) / Stopwatch.GetElapsedTime(began).TotalSeconds;
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{name,-10} {i + 1,12:N0} {rate,8:0} {Environment.WorkingSet / 1048576.0,15:0.0} {heap / 1048576.0,16:0.0} {cache.Count,18:N0} {Interlocked.Read(ref failures),7}"));
+                            $"{name,-10} {i + 1,12:N0} {rate,8:0} {Environment.WorkingSet / 1048576.0,15:0.0} {heap / 1048576.0,16:0.0} {maps.Keys.Count,10:N0} {maps.Owners.Count,8:N0} {maps.LedgerEntries,12} {Interlocked.Read(ref failures),7} {AzuriteResidentMegabytes(),15}"));
                     }
                     finally
                     {
@@ -110,6 +111,33 @@ internal static class Soak
                 }
             }
         })));
+    }
+
+    /// <summary>The per-instance maps that follow calls, keys and days; each is bounded, and the soak prints their sizes.</summary>
+    private sealed class Maps(IServiceProvider services, bool tableLedger)
+    {
+        public VaultKeyCache Keys { get; } = services.GetRequiredService<VaultKeyCache>();
+
+        public ObjectOwnershipCache Owners { get; } = services.GetRequiredService<ObjectOwnershipCache>();
+
+        private readonly TableReservationLedger? _table = tableLedger ? services.GetRequiredService<TableReservationLedger>() : null;
+
+        /// <summary>The table ledger's counters, loop windows, intents and writers; "-" on the in-memory path (none there).</summary>
+        public string LedgerEntries => _table?.RememberedEntries.ToString("N0", CultureInfo.InvariantCulture) ?? "-";
+    }
+
+    /// <summary>Azurite's resident set from /proc (bench.sh passes its PID), or "-" when not known.</summary>
+    public static string AzuriteResidentMegabytes()
+    {
+        string? pid = Environment.GetEnvironmentVariable("KEYBRAKE_BENCH_AZURITE_PID");
+        string status = $"/proc/{pid}/status";
+        if (string.IsNullOrEmpty(pid) || !File.Exists(status))
+        {
+            return "-";
+        }
+
+        string? line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return line is null ? "-" : (long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0).ToString("0", CultureInfo.InvariantCulture);
     }
 
     /// <summary>

@@ -60,6 +60,9 @@ public sealed class ObjectOwnershipCache(int capacity = 200_000)
 {
     private readonly ConcurrentDictionary<string, string> _owners = new(StringComparer.Ordinal);
 
+    /// <summary>Owners held now: the soak prints it to show the bound holds.</summary>
+    public int Count => _owners.Count;
+
     public string? Get(string vendor, string objectId) => _owners.TryGetValue(vendor + "|" + objectId, out string? owner) ? owner : null;
 
     public void Set(string vendor, string objectId, string tenant)

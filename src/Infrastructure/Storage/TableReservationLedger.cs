@@ -29,6 +29,9 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
     private readonly ConcurrentDictionary<(string, string), (AuditEntry Row, ETag ETag)> _intents = new();
     private const int MaxRememberedIntents = 100_000;
 
+    /// <summary>Entries in this instance's maps (counters, loop windows, intents, partition writers); each has a bound, which the soak shows.</summary>
+    public int RememberedEntries => _counters.Count + _loops.Count + _intents.Count + _writers.Count;
+
     public async Task<BeginResult> BeginAsync(AuditEntry intent, Reservation reservation, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
