@@ -85,7 +85,7 @@ public sealed partial class OperatorEndpoint(
         }
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, CancellationToken.None))
         {
-            LogAuditCompletionFailed(logger, completed.Method, completed.Route, completed.Outcome, e.GetType().Name);
+            LogAuditCompletionFailed(logger, completed.Method, completed.Route, completed.Outcome, StorageFailures.Describe(e));
         }
     }
 

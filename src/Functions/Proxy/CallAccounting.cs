@@ -83,7 +83,7 @@ public sealed partial class CallAccounting(
         }
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
-            LogAuditWriteFailed(logger, "intent", e.GetType().Name);
+            LogAuditWriteFailed(logger, "intent", StorageFailures.Describe(e));
             throw new KeybrakeException(ErrorKind.Unavailable, "audit_unavailable", "Keybrake could not record or reserve this call, so it was not forwarded. Retry later.");
         }
 
@@ -126,7 +126,7 @@ public sealed partial class CallAccounting(
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, CancellationToken.None))
         {
             // The intent row stays in_doubt with its reservation; the reconciler resolves it.
-            LogAuditWriteFailed(logger, "outcome", e.GetType().Name);
+            LogAuditWriteFailed(logger, "outcome", StorageFailures.Describe(e));
         }
     }
 
@@ -162,7 +162,7 @@ public sealed partial class CallAccounting(
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, CancellationToken.None))
         {
             // The call is refused either way; losing the denial's row is logged, not fatal.
-            LogAuditWriteFailed(logger, "denial", e.GetType().Name);
+            LogAuditWriteFailed(logger, "denial", StorageFailures.Describe(e));
             return null;
         }
     }
@@ -227,7 +227,7 @@ public sealed partial class CallAccounting(
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
             // The loop is refused either way; a lost alert record is logged, not fatal.
-            LogAuditWriteFailed(logger, "alert", e.GetType().Name);
+            LogAuditWriteFailed(logger, "alert", StorageFailures.Describe(e));
         }
     }
 
@@ -241,7 +241,7 @@ public sealed partial class CallAccounting(
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
             // The reservation stands and the call goes on; the timer's sweep records the alert later.
-            LogAuditWriteFailed(logger, "alert", e.GetType().Name);
+            LogAuditWriteFailed(logger, "alert", StorageFailures.Describe(e));
         }
     }
 

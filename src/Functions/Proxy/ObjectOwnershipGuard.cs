@@ -229,7 +229,7 @@ public sealed partial class ObjectOwnershipGuard(
                 catch (Exception e) when (StorageFailures.IsStorageFailure(e, CancellationToken.None))
                 {
                     // Fail closed: other instances will not see an owner and refuse calls naming it.
-                    LogCreateUnrecorded(logger, vendor.Name, e.GetType().Name);
+                    LogCreateUnrecorded(logger, vendor.Name, StorageFailures.Describe(e));
                 }
             }
 

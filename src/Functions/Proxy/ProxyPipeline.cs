@@ -93,7 +93,7 @@ public sealed partial class ProxyPipeline(
         catch (Exception e) when (StorageFailures.IsStorageFailure(e, cancellationToken))
         {
             // The key could not be looked up: without it nothing can be checked, so nothing is forwarded.
-            LogStorageUnavailable(logger, vendor.Name, e.GetType().Name);
+            LogStorageUnavailable(logger, vendor.Name, StorageFailures.Describe(e));
             await ProxyResponseWriter.WriteVendorErrorAsync(context.Response, vendor, 503, "storage_unavailable",
                 "Keybrake cannot reach its storage, so this call was not forwarded. Retry later.", auditId: null);
         }

@@ -1,4 +1,6 @@
+using System.Globalization;
 using Azure;
+using Azure.Data.Tables;
 
 namespace Keybrake.Infrastructure.Storage;
 
@@ -19,5 +21,18 @@ public static class StorageFailures
         OperationCanceledException => !cancellationToken.IsCancellationRequested,
         AggregateException aggregate => aggregate.InnerExceptions.All(inner => IsStorageFailure(inner, cancellationToken)),
         _ => false,
+    };
+
+    /// <summary>
+    /// What a storage failure was, for a log line: the exception type with the service's status and error code (and the
+    /// failed action of a transaction), and for the SDK's exhausted retries each attempt's. Messages are left out: they
+    /// carry request URLs and entity keys, which are tenants' data, and nothing in a status or error code is a secret.
+    /// </summary>
+    public static string Describe(Exception e) => e switch
+    {
+        TableTransactionFailedException t => $"{t.GetType().Name} {t.Status} {t.ErrorCode} (action {t.FailedTransactionActionIndex?.ToString(CultureInfo.InvariantCulture) ?? "?"})",
+        RequestFailedException r => $"{r.GetType().Name} {r.Status} {r.ErrorCode}",
+        AggregateException a => $"{a.GetType().Name} [{string.Join("; ", a.InnerExceptions.Select(Describe))}]",
+        _ => e.GetType().Name,
     };
 }
