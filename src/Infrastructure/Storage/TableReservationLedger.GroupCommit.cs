@@ -36,11 +36,9 @@ public sealed partial class TableReservationLedger
     }
 
     // One writer per tenant-day seen: without a bound a long-lived instance keeps every past day's.
-    private const int MaxIdleWriters = 10_000;
-
     private PartitionWriter WriterOf(string partition)
     {
-        if (_writers.Count > MaxIdleWriters && !_writers.ContainsKey(partition))
+        if (_writers.Count > _limits.IdleWriters && !_writers.ContainsKey(partition))
         {
             // Dropping an idle writer is safe even if a caller still holds it: a second writer for one partition only
             // brings back the races between instances, which the ETags decide.

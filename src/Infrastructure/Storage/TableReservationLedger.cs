@@ -18,8 +18,10 @@ namespace Keybrake.Infrastructure.Storage;
 /// instance does not read before it writes. Calls on one partition are committed together (group commit,
 /// in <c>TableReservationLedger.GroupCommit.cs</c>): one transaction carries every call that waited for the one before.
 /// </summary>
-public sealed partial class TableReservationLedger(KeybrakeTables tables) : IReservationLedger
+public sealed partial class TableReservationLedger(KeybrakeTables tables, LedgerMemoryLimits? limits = null) : IReservationLedger
 {
+    private readonly LedgerMemoryLimits _limits = limits ?? new LedgerMemoryLimits();
+
     private const int MaxAttempts = 400;
     private readonly ConcurrentDictionary<(string, string), (long Used, ETag ETag)> _counters = new();
     private readonly ConcurrentDictionary<(string, string), (string Times, ETag ETag)> _loops = new();
@@ -27,7 +29,6 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
     // Each intent as this instance wrote it, with its ETag, until the call's outcome: the outcome is then written at that
     // ETag without reading the row first. Only a shortcut: a missing entry costs one read, a stale one a 412 and a read.
     private readonly ConcurrentDictionary<(string, string), (AuditEntry Row, ETag ETag)> _intents = new();
-    private const int MaxRememberedIntents = 100_000;
 
     /// <summary>Entries in this instance's maps (counters, loop windows, intents, partition writers); each has a bound, which the soak shows.</summary>
     public int RememberedEntries => _counters.Count + _loops.Count + _intents.Count + _writers.Count;
@@ -303,12 +304,10 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
 
     // The loop window's column: counts per time bucket (the former one-entry-per-call "Times" grew with loop_max_calls).
     private const string LoopColumn = "Buckets";
-    private const int MaxRememberedLoops = 100_000;
-    private const int MaxRememberedCounters = 100_000;
 
     private void RememberLoop(string partition, string row, string window, ETag etag)
     {
-        if (_loops.Count >= MaxRememberedLoops)
+        if (_loops.Count >= _limits.LoopWindows)
         {
             // One entry per key, call shape and day: without a bound a long-lived instance keeps every day's. Dropping
             // them costs each window one read.
@@ -325,7 +324,7 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
             return;
         }
 
-        if (_intents.Count >= MaxRememberedIntents)
+        if (_intents.Count >= _limits.Intents)
         {
             // Calls that never reached their outcome (the process failed them between intent and forward) must not
             // accumulate: dropping the shortcut costs each pending call one read.
@@ -348,7 +347,7 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
         }
 
         string partition = actions[0].Entity.PartitionKey;
-        if (_counters.Count >= MaxRememberedCounters)
+        if (_counters.Count >= _limits.Counters)
         {
             // One entry per key and budget and day: dropping them costs each counter one conflict and read.
             _counters.Clear();
@@ -379,3 +378,10 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables) : IRes
         }
     }
 }
+
+/// <summary>
+/// How many entries an instance's ledger keeps in each of its maps before it drops them. Each is a shortcut (a dropped
+/// entry costs one read or one conflict), kept per key, call shape and day, so without a bound a long-lived instance
+/// would hold every day's.
+/// </summary>
+public sealed record LedgerMemoryLimits(int Counters = 100_000, int LoopWindows = 100_000, int Intents = 100_000, int IdleWriters = 10_000);
