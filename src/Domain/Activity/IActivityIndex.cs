@@ -17,6 +17,12 @@ public interface IActivityIndex
     /// <summary>Notes that <paramref name="tenant"/> was active on <paramref name="day"/>; cheap to repeat (cached per instance).</summary>
     Task RecordAsync(string tenant, DateOnly day, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Notes an active tenant-day the backfill found in data older than the index: inserted not rolled up (the nightly run
+    /// rolls it if it is in its catch-up window); an entry already there is left as it is, so a rolled day stays rolled.
+    /// </summary>
+    Task BackfillAsync(string tenant, DateOnly day, CancellationToken cancellationToken);
+
     /// <summary>Every (tenant, day) with activity from <paramref name="from"/> to <paramref name="to"/>, both included.</summary>
     Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken);
 

@@ -41,6 +41,19 @@ public sealed class TableActivityIndex(KeybrakeTables tables) : IActivityIndex
         }
     }
 
+    public async Task BackfillAsync(string tenant, DateOnly day, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Activity, cancellationToken);
+        try
+        {
+            await table.AddEntityAsync(new TableEntity(Month(day), Row(day, tenant)) { ["Tenant"] = tenant, ["Rolled"] = false }, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            // Indexed already (by the proxy, or an earlier backfill): its rolled mark stands.
+        }
+    }
+
     public Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
         ActiveAsync(from, to, onlyUnrolled: false, cancellationToken);
 

@@ -322,6 +322,9 @@ public sealed partial class TableReservationLedger
                         case Role.Row when e.Status is 412 or 404:
                             // Someone else moved the row first (another resolve, the reconciler, the proxy's own outcome): read it again.
                             ((MoveOp)failed!).Known = null;
+
+                            // A backfill may have indexed it meanwhile (its write changes the row's ETag too).
+                            unindexed.Remove(((MoveOp)failed).Id);
                             break;
                         case Role.Index when e.Status == 404:
                             // The row predates the index (nothing to remove): move it without.
