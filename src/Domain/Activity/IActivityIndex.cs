@@ -29,8 +29,8 @@ public interface IActivityIndex
     /// <summary>The active tenant-days from <paramref name="from"/> to <paramref name="to"/> not yet marked rolled up.</summary>
     Task<IReadOnlyList<TenantDay>> UnrolledAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken);
 
-    /// <summary>Notes that the nightly run has rolled this tenant-day up, so later runs skip it (late changes come as dirty marks).</summary>
-    Task MarkRolledAsync(TenantDay tenantDay, CancellationToken cancellationToken);
+    /// <summary>Notes that the nightly run has rolled these tenant-days up, so later runs skip them (late changes come as dirty marks).</summary>
+    Task MarkRolledAsync(IReadOnlyList<TenantDay> tenantDays, CancellationToken cancellationToken);
 
     /// <summary>The days in <paramref name="from"/>..<paramref name="to"/> on which <paramref name="tenant"/> was active.</summary>
     Task<IReadOnlyList<DateOnly>> ActiveDaysAsync(string tenant, DateOnly from, DateOnly to, CancellationToken cancellationToken);

@@ -91,11 +91,9 @@ public sealed class FanOutWork(
             case WorkKinds.Consistency:
                 return new WorkResult(batch.Kind, items.Count, Consistency: await consistency.RunAsync(items.Single().Day, cancellationToken));
             case WorkKinds.Roll:
-                ExportReport[] rolled = await Bounded.SelectAsync(items, reports.MaxStorageRequestsInFlight, async (item, ct) =>
-                {
-                    await rollups.RollAsync(item.TenantDay, item.DirtyVersion, ct);
-                    return await exports.RecordAsync(item.Tenant, item.Day, ct);
-                }, cancellationToken);
+                await rollups.RollAsync([.. items.Select(i => (i.TenantDay, i.DirtyVersion))], cancellationToken);
+                ExportReport[] rolled = await Bounded.SelectAsync(
+                    items, reports.MaxStorageRequestsInFlight, (item, ct) => exports.RecordAsync(item.Tenant, item.Day, ct), cancellationToken);
                 return new WorkResult(batch.Kind, items.Count, Export: Sum(rolled));
             case WorkKinds.Export:
                 ExportReport[] recorded = await Bounded.SelectAsync(
