@@ -192,13 +192,13 @@ internal static class Soak
 
         public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
 
-        public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
-            throw MemoryKeyStore.NotInBench();
+        public Task<LedgerDay> DayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
 
         public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
             throw MemoryKeyStore.NotInBench();
 
-        public Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) => throw MemoryKeyStore.NotInBench();
+        public Task<UnsettledDay> UnsettledAsync(string tenant, DateTimeOffset day, DateTimeOffset journalsWrittenBefore, CancellationToken cancellationToken) =>
+            throw MemoryKeyStore.NotInBench();
 
         public Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken) => Task.FromResult<AuditEntry?>(null);
 

@@ -17,14 +17,20 @@ public interface IActivityIndex
     /// <summary>Notes that <paramref name="tenant"/> was active on <paramref name="day"/>; cheap to repeat (cached per instance).</summary>
     Task RecordAsync(string tenant, DateOnly day, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Notes an active tenant-day the backfill found in data older than the index: inserted not rolled up (the nightly run
+    /// rolls it if it is in its catch-up window); an entry already there is left as it is, so a rolled day stays rolled.
+    /// </summary>
+    Task BackfillAsync(string tenant, DateOnly day, CancellationToken cancellationToken);
+
     /// <summary>Every (tenant, day) with activity from <paramref name="from"/> to <paramref name="to"/>, both included.</summary>
     Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken);
 
     /// <summary>The active tenant-days from <paramref name="from"/> to <paramref name="to"/> not yet marked rolled up.</summary>
     Task<IReadOnlyList<TenantDay>> UnrolledAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken);
 
-    /// <summary>Notes that the nightly run has rolled this tenant-day up, so later runs skip it (late changes come as dirty marks).</summary>
-    Task MarkRolledAsync(TenantDay tenantDay, CancellationToken cancellationToken);
+    /// <summary>Notes that the nightly run has rolled these tenant-days up, so later runs skip them (late changes come as dirty marks).</summary>
+    Task MarkRolledAsync(IReadOnlyList<TenantDay> tenantDays, CancellationToken cancellationToken);
 
     /// <summary>The days in <paramref name="from"/>..<paramref name="to"/> on which <paramref name="tenant"/> was active.</summary>
     Task<IReadOnlyList<DateOnly>> ActiveDaysAsync(string tenant, DateOnly from, DateOnly to, CancellationToken cancellationToken);

@@ -79,6 +79,12 @@ public sealed record AuditEntry
     /// <summary>What each of <see cref="Counters"/> holds for this row now: the reservation, then the settled gross cost.</summary>
     public long HeldMicros { get; init; }
 
+    /// <summary>
+    /// Not final yet, so the reconciler may have to act on it: in doubt (reserved, no outcome, or an outcome nobody could
+    /// tell), or forwarded at an estimated cost (a price the vendor sets later, as Twilio's).
+    /// </summary>
+    public bool Unsettled => Outcome == AuditOutcome.InDoubt || (Outcome == AuditOutcome.Forwarded && CostSource == Proxy.CostSource.Estimated);
+
     /// <summary>The audit partition: one per tenant and UTC day.</summary>
     public string PartitionKey => PartitionFor(Tenant, Timestamp);
 

@@ -7,6 +7,12 @@ namespace Keybrake.Domain.Audit;
 /// rows and counters between states, each exactly once under any concurrency across instances. Reading audit rows
 /// for reports and queries is <see cref="IAuditReader"/>'s.
 /// </summary>
+/// <summary>A tenant-day's rows not final yet, and how many journal entries reading them finished.</summary>
+public sealed record UnsettledDay(IReadOnlyList<AuditEntry> Rows, int JournalsFinished);
+
+/// <summary>A tenant-day's audit rows and its partition's counters, read together.</summary>
+public sealed record LedgerDay(IReadOnlyList<AuditEntry> Rows, IReadOnlyList<(CounterRef Counter, long Used)> Counters);
+
 public interface IReservationLedger
 {
     /// <summary>
@@ -40,22 +46,27 @@ public interface IReservationLedger
     /// </summary>
     Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken);
 
-    /// <summary>
-    /// Finishes what an instance left half-done on counters outside a row's partition (monthly and cross-tenant budgets):
-    /// a settlement or release whose row moved is applied to them, a reservation whose intent was never written is given
-    /// back; each exactly once. Only journal entries written before <paramref name="writtenBefore"/> are touched.
-    /// Returns how many were finished.
-    /// </summary>
-    Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken);
-
     /// <summary>A call refused before anything was reserved or forwarded.</summary>
     Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken);
 
-    /// <summary>Rows of one tenant-day the reconciler may have to act on: estimated costs and in-doubt calls.</summary>
-    Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken);
+    /// <summary>
+    /// What one tenant-day leaves to the reconciler. First finishes what an instance left half-done on counters outside a
+    /// row's partition (monthly and cross-tenant budgets): a settlement or release whose row moved is applied to them, a
+    /// reservation whose intent was never written is given back; each exactly once, and only for journal entries written
+    /// before <paramref name="journalsWrittenBefore"/>. Then returns the day's rows that are not final
+    /// (<see cref="AuditEntry.Unsettled"/>), in row id order, as of the read. Settled rows are never read: the ledger
+    /// keeps an index of the unsettled ones, written with the intent and removed by the move that makes a row final.
+    /// </summary>
+    Task<UnsettledDay> UnsettledAsync(string tenant, DateTimeOffset day, DateTimeOffset journalsWrittenBefore, CancellationToken cancellationToken);
 
     /// <summary>One audit row, or null.</summary>
     Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A tenant-day's audit rows (in id order) and the spend counters of its partition with what they hold, in one read:
+    /// what the consistency check compares. Index entries, markers, loop windows and journal entries are not rows.
+    /// </summary>
+    Task<LedgerDay> DayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken);
 
     /// <summary>Every spend counter stored in one partition (a tenant's or the cross-tenant day), with what it holds.</summary>
     Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken);

@@ -151,9 +151,6 @@ public sealed class InMemoryReservationLedger : IReservationLedger
         return Task.FromResult(MarkedTheDayBefore(row.PartitionKey, marker, row.Timestamp));
     }
 
-    /// <summary>Nothing here is ever half-done across partitions: every move takes all its partitions' locks at once.</summary>
-    public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) => Task.FromResult(0);
-
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken)
     {
         using Locks held = Lock([denial.PartitionKey]);
@@ -161,13 +158,16 @@ public sealed class InMemoryReservationLedger : IReservationLedger
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
+    /// <summary>
+    /// Nothing here is ever half-done across partitions (every move takes all its partitions' locks at once), so there
+    /// are no journals to finish; the rows are filtered under the partition's lock, which is what the table ledger's
+    /// index, kept in the rows' own transactions, gives.
+    /// </summary>
+    public Task<UnsettledDay> UnsettledAsync(string tenant, DateTimeOffset day, DateTimeOffset journalsWrittenBefore, CancellationToken cancellationToken)
     {
         string partition = AuditEntry.PartitionFor(tenant, day);
         using Locks held = Lock([partition]);
-        return Task.FromResult<IReadOnlyList<AuditEntry>>([.. PartitionOf(partition).Rows.Values
-            .Where(r => r.Outcome == AuditOutcome.InDoubt || (r.Outcome == AuditOutcome.Forwarded && r.CostSource == "estimated"))
-            .OrderBy(r => r.Id, StringComparer.Ordinal)]);
+        return Task.FromResult(new UnsettledDay([.. PartitionOf(partition).Rows.Values.Where(r => r.Unsettled).OrderBy(r => r.Id, StringComparer.Ordinal)], 0));
     }
 
     public Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken)
@@ -180,6 +180,16 @@ public sealed class InMemoryReservationLedger : IReservationLedger
         string partition = AuditEntry.PartitionFor(tenant, at);
         using Locks held = Lock([partition]);
         return Task.FromResult(PartitionOf(partition).Rows.GetValueOrDefault(id));
+    }
+
+    public Task<LedgerDay> DayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
+    {
+        string partition = AuditEntry.PartitionFor(tenant, day);
+        using Locks held = Lock([partition]);
+        Partition own = PartitionOf(partition);
+        return Task.FromResult(new LedgerDay(
+            [.. own.Rows.Values.OrderBy(r => r.Id, StringComparer.Ordinal)],
+            [.. own.Counters.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => (new CounterRef(partition, c.Key), c.Value))]));
     }
 
     public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken)

@@ -33,6 +33,13 @@ public interface IRollupStore
     /// </summary>
     Task<bool> ReplaceAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Writes the first rollup of a tenant-day never claimed, without a claim: its first version, rows and completion
+    /// marker in one transaction, which fails when anyone claimed the day since (or before). Returns the write, or null
+    /// when the day was claimed (the caller claims and reads again) or has too many rows for one transaction.
+    /// </summary>
+    Task<RollupWrite?> TryWriteFirstAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<Rollup>> ListAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
 
     Task<bool> IsCompleteAsync(string tenant, DateOnly date, CancellationToken cancellationToken);
@@ -65,16 +72,7 @@ public sealed class RollupService(
     public async Task<IReadOnlyList<TenantDay>> CatchUpAsync(DateOnly today, CancellationToken cancellationToken)
     {
         (IReadOnlyList<TenantDay> unrolled, IReadOnlyList<DirtyMark> dirty) = await NightlyDueAsync(today, cancellationToken);
-        await Bounded.SelectAsync(unrolled, reports.MaxStorageRequestsInFlight, async (tenantDay, ct) =>
-        {
-            await RollAsync(tenantDay, null, ct);
-            return tenantDay;
-        }, cancellationToken);
-        await Bounded.SelectAsync(dirty, reports.MaxStorageRequestsInFlight, async (mark, ct) =>
-        {
-            await RollAsync(mark.TenantDay, mark.Version, ct);
-            return mark;
-        }, cancellationToken);
+        await RollAsync([.. unrolled.Select(t => (t, (string?)null)), .. dirty.Select(m => (m.TenantDay, (string?)m.Version))], cancellationToken);
         return [.. unrolled.Concat(dirty.Select(m => m.TenantDay)).Distinct()];
     }
 
@@ -87,21 +85,25 @@ public sealed class RollupService(
     }
 
     /// <summary>
-    /// Rolls one closed tenant-day up, then marks it rolled (<paramref name="dirtyVersion"/> null) or clears the dirty mark
-    /// read at that version, only if not marked again meanwhile (a change that raced this re-roll is rolled next night).
-    /// Idempotent: a repeat re-rolls the same rows and finds the mark set or cleared.
+    /// Rolls closed tenant-days up (a bounded number at once), then marks the unrolled ones rolled (<c>DirtyVersion</c>
+    /// null; all in a few index writes) or clears each dirty mark read at that version, only if not marked again meanwhile
+    /// (a change that raced this re-roll is rolled next night). Idempotent: a repeat re-rolls the same rows and finds the
+    /// marks set or cleared.
     /// </summary>
-    public async Task RollAsync(TenantDay tenantDay, string? dirtyVersion, CancellationToken cancellationToken)
+    public async Task RollAsync(IReadOnlyList<(TenantDay TenantDay, string? DirtyVersion)> tenantDays, CancellationToken cancellationToken)
     {
-        await RunAsync(tenantDay.Tenant, tenantDay.Day, cancellationToken);
-        if (dirtyVersion is null)
+        await Bounded.SelectAsync(tenantDays, reports.MaxStorageRequestsInFlight, async (item, ct) =>
         {
-            await activity.MarkRolledAsync(tenantDay, cancellationToken);
-        }
-        else
-        {
-            await activity.ClearDirtyAsync(new DirtyMark(tenantDay, dirtyVersion), cancellationToken);
-        }
+            // A day not rolled yet is most likely never claimed either: written without a claim (see RunAsync).
+            await RunAsync(item.TenantDay.Tenant, item.TenantDay.Day, firstRoll: item.DirtyVersion is null, ct);
+            if (item.DirtyVersion is string version)
+            {
+                await activity.ClearDirtyAsync(new DirtyMark(item.TenantDay, version), ct);
+            }
+
+            return item;
+        }, cancellationToken);
+        await activity.MarkRolledAsync([.. tenantDays.Where(t => t.DirtyVersion is null).Select(t => t.TenantDay)], cancellationToken);
     }
 
     /// <summary>
@@ -128,17 +130,29 @@ public sealed class RollupService(
         return written.Sum();
     }
 
-    public async Task<int> RunAsync(string tenant, DateOnly date, CancellationToken cancellationToken)
+    public Task<int> RunAsync(string tenant, DateOnly date, CancellationToken cancellationToken) => RunAsync(tenant, date, firstRoll: false, cancellationToken);
+
+    private async Task<int> RunAsync(string tenant, DateOnly date, bool firstRoll, CancellationToken cancellationToken)
     {
         EnsureOver(date);
+        var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        if (firstRoll)
+        {
+            // The nightly run's usual day, never rolled: read, then write the first version with its rows and marker in one
+            // transaction that fails if anyone claimed the day since. A run that claimed after a change reads after it, so
+            // whichever of the two writes last has the newest snapshot; a failed first write claims and reads again below.
+            IReadOnlyList<Rollup> computed = Compute(tenant, date, await ReadDayAsync(tenant, day, cancellationToken));
+            if (await store.TryWriteFirstAsync(tenant, date, computed, cancellationToken) is RollupWrite first)
+            {
+                await months.ReplaceDayAsync(first, computed, cancellationToken);
+                return computed.Count;
+            }
+        }
 
         // Claimed before the rows are read: a run that reads later (after a settlement) claims later, so the newest
         // claim's snapshot includes every change made before it, and older runs cannot overwrite it.
         RollupWrite claim = await store.ClaimAsync(tenant, date, cancellationToken);
-        var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-        IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
-            new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
-        IReadOnlyList<Rollup> rollups = Compute(tenant, date, rows);
+        IReadOnlyList<Rollup> rollups = Compute(tenant, date, await ReadDayAsync(tenant, day, cancellationToken));
 
         // Written even when empty: the completion marker tells the spend query the day needs no audit read.
         // A newer run claimed the day meanwhile: its snapshot stands, this one wrote nothing more. The month copy
@@ -151,6 +165,9 @@ public sealed class RollupService(
         await months.ReplaceDayAsync(claim, rollups, cancellationToken);
         return rollups.Count;
     }
+
+    private Task<IReadOnlyList<AuditEntry>> ReadDayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) =>
+        reader.ReadAsync(new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);
 
     /// <summary>A tenant-day's rollups from its audit rows: what a run writes, and what the consistency check expects.</summary>
     public static IReadOnlyList<Rollup> Compute(string tenant, DateOnly date, IReadOnlyList<AuditEntry> rows)

@@ -30,13 +30,14 @@ public sealed record ConsistencyReport(DateOnly Date, IReadOnlyList<CounterDrift
 /// Only the tenants the activity index lists for the day are read (a counter moves only with a call, whose tenant-day
 /// is indexed before its reservation is written), a bounded number at once: the cost follows the day's traffic.
 /// </summary>
-public sealed class ConsistencyCheck(IReservationLedger audit, IAuditReader reader, IRollupStore rollups, IActivityIndex activity, ReportOptions reports, TimeProvider time)
+public sealed class ConsistencyCheck(IReservationLedger audit, IRollupStore rollups, IActivityIndex activity, ReportOptions reports, TimeProvider time)
 {
     public async Task<ConsistencyReport> RunAsync(DateOnly date, CancellationToken cancellationToken)
     {
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         var expected = new Dictionary<CounterRef, long>();
         var partitions = new SortedSet<string>(StringComparer.Ordinal) { CapPlanner.DayPartition("*", day) };
+        var stored = new List<(CounterRef Counter, long Used)>();
         var rollupChecks = new List<RollupCheck>();
         var rollupDrift = new List<RollupDrift>();
         // A day still under way has no complete rollup (the nightly run rolls only closed days): not asked for.
@@ -44,16 +45,16 @@ public sealed class ConsistencyCheck(IReservationLedger audit, IAuditReader read
         IReadOnlyList<string> tenants = [.. (await activity.ActiveAsync(date, date, cancellationToken)).Select(a => a.Tenant).Distinct().Order(StringComparer.Ordinal)];
         TenantCheck[] checks = await Bounded.SelectAsync(tenants, reports.MaxStorageRequestsInFlight, async (tenant, ct) =>
         {
-            IReadOnlyList<AuditEntry> rows = await reader.ReadAsync(
-                new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue), ct);
+            // The rows and the counters of the tenant's partition in one read.
+            (IReadOnlyList<AuditEntry> rows, IReadOnlyList<(CounterRef Counter, long Used)> counters) = await audit.DayAsync(tenant, day, ct);
             if (!closed || !await rollups.IsCompleteAsync(tenant, date, ct))
             {
-                return new TenantCheck(rows, new RollupCheck(tenant, false, 0), []);
+                return new TenantCheck(rows, counters, new RollupCheck(tenant, false, 0), []);
             }
 
             IReadOnlyList<Rollup> rolled = await rollups.ListAsync(tenant, date, ct);
             IReadOnlyList<Rollup> recomputed = RollupService.Compute(tenant, date, rows);
-            return new TenantCheck(rows, new RollupCheck(tenant, true, rolled.Count), [.. Compare(tenant, recomputed, rolled)]);
+            return new TenantCheck(rows, counters, new RollupCheck(tenant, true, rolled.Count), [.. Compare(tenant, recomputed, rolled)]);
         }, cancellationToken);
         foreach ((string tenant, TenantCheck check) in tenants.Zip(checks))
         {
@@ -66,6 +67,7 @@ public sealed class ConsistencyCheck(IReservationLedger audit, IAuditReader read
                 }
             }
 
+            stored.AddRange(check.Counters);
             rollupChecks.Add(check.Rollup);
             rollupDrift.AddRange(check.Drift);
         }
@@ -73,10 +75,9 @@ public sealed class ConsistencyCheck(IReservationLedger audit, IAuditReader read
         // Daily counters only (the tenants' and the cross-tenant partition): a monthly counter sums a whole month.
         var counters = new List<CounterDrift>();
         var seen = new HashSet<CounterRef>();
-        IReadOnlyList<string> partitionList = [.. partitions];
-        IReadOnlyList<(CounterRef Counter, long Used)>[] stored = await Bounded.SelectAsync(
-            partitionList, reports.MaxStorageRequestsInFlight, (partition, ct) => audit.CountersAsync(partition, ct), cancellationToken);
-        foreach ((CounterRef counter, long used) in stored.SelectMany(s => s))
+        // The tenants' partitions came with their rows; the cross-tenant one is read on its own.
+        stored.AddRange(await audit.CountersAsync(CapPlanner.DayPartition("*", day), cancellationToken));
+        foreach ((CounterRef counter, long used) in stored)
         {
             seen.Add(counter);
             counters.Add(new CounterDrift(counter.Partition, counter.Row, expected.GetValueOrDefault(counter), used));
@@ -88,7 +89,8 @@ public sealed class ConsistencyCheck(IReservationLedger audit, IAuditReader read
         return new ConsistencyReport(date, counters, rollupChecks, rollupDrift);
     }
 
-    private sealed record TenantCheck(IReadOnlyList<AuditEntry> Rows, RollupCheck Rollup, IReadOnlyList<RollupDrift> Drift);
+    private sealed record TenantCheck(
+        IReadOnlyList<AuditEntry> Rows, IReadOnlyList<(CounterRef Counter, long Used)> Counters, RollupCheck Rollup, IReadOnlyList<RollupDrift> Drift);
 
     private static IEnumerable<RollupDrift> Compare(string tenant, IReadOnlyList<Rollup> expected, IReadOnlyList<Rollup> rolled)
     {

@@ -29,8 +29,8 @@ public sealed record ReconcileReport(int Settled, int StillEstimated, int InDoub
 /// <c>in_doubt</c> (timeouts, resets, crashes between intent and outcome), whose reservations stay held
 /// until an operator or a vendor lookup resolves them. Re-running it changes nothing once settled.
 /// Its work follows the traffic: only the tenant-days of the look-back that the activity index lists (every call's
-/// tenant-day is indexed before its first row or reservation is written) are read, each with one filtered read of
-/// its unsettled rows and one of its journal entries; tenants without calls cost nothing.
+/// tenant-day is indexed before its first row or reservation is written) are read, each with one range read of the
+/// ledger's index of unsettled rows and its journal entries (settled rows are never read); tenants without calls cost nothing.
 /// </summary>
 public sealed class Reconciler(IReservationLedger audit, IActivityIndex activity, IVendorLookup vendors, RollupService rollups, ReportOptions reports, TimeProvider time)
 {
@@ -72,8 +72,9 @@ public sealed class Reconciler(IReservationLedger audit, IActivityIndex activity
 
         // First what an instance left half-done on monthly and cross-tenant counters, older than the grace (its
         // writer may still be at work): then every row below starts from counters that agree with it.
-        int journals = await audit.FinishJournalsAsync(tenantDay.Tenant, day, now - InDoubtGrace, cancellationToken);
-        foreach (AuditEntry row in await audit.UnsettledAsync(tenantDay.Tenant, day, cancellationToken))
+        // One read for both: the ledger's index of unsettled rows and its journal sit in one range of the partition.
+        (IReadOnlyList<AuditEntry> unsettled, int journals) = await audit.UnsettledAsync(tenantDay.Tenant, day, now - InDoubtGrace, cancellationToken);
+        foreach (AuditEntry row in unsettled)
         {
             if (row.Outcome == AuditOutcome.InDoubt)
             {

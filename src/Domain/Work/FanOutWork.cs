@@ -8,7 +8,8 @@ namespace Keybrake.Domain.Work;
 
 /// <summary>What one work item did, for the queue function's log.</summary>
 public sealed record WorkResult(
-    string Kind, int Items, ReconcileReport? Reconcile = null, ConsistencyReport? Consistency = null, ExportReport? Export = null, int Purged = 0);
+    string Kind, int Items, ReconcileReport? Reconcile = null, ConsistencyReport? Consistency = null, ExportReport? Export = null, int Purged = 0,
+    BackfillReport? Backfill = null);
 
 /// <summary>What a timer enqueued: tenant-days per kind and work items (queue messages).</summary>
 public sealed record WorkPlan(int Reconcile = 0, int Roll = 0, int Export = 0, int Purge = 0, int Messages = 0);
@@ -25,6 +26,7 @@ public sealed class FanOutWork(
     RollupService rollups,
     ExportService exports,
     IActivityIndex activity,
+    IndexBackfill backfill,
     IWorkQueue queue,
     WorkQueueOptions options,
     ReportOptions reports,
@@ -59,6 +61,25 @@ public sealed class FanOutWork(
         return new WorkPlan(Roll: roll.Count, Export: export.Count, Purge: purge.Count, Messages: messages);
     }
 
+    /// <summary>The backfill route: every tenant with a key, in per-tenant work items on the nightly queue, over <paramref name="days"/> days to today.</summary>
+    public async Task<BackfillPlan> PlanBackfillAsync(int days, CancellationToken cancellationToken)
+    {
+        (DateOnly from, DateOnly to) = backfill.Window(days);
+        IReadOnlyList<WorkTenantDay> tenants = await backfill.ItemsAsync(from, cancellationToken);
+
+        // An item carries fewer tenants than other kinds carry tenant-days: each tenant is a partition read per day.
+        WorkTenantDay[][] batches = [.. tenants.Chunk(BackfillTenantsPerItem)];
+        await Bounded.SelectAsync(batches, reports.MaxStorageRequestsInFlight, async (chunk, ct) =>
+        {
+            await queue.EnqueueAsync(options.Nightly, new WorkBatch(WorkKinds.Backfill, chunk), ct);
+            return chunk.Length;
+        }, cancellationToken);
+        return new BackfillPlan(tenants.Count, batches.Length, from, to);
+    }
+
+    /// <summary>Tenants per backfill item: 35 days of 5 tenants is 175 partition reads, seconds of work.</summary>
+    public const int BackfillTenantsPerItem = 5;
+
     /// <summary>Runs one work item; throws when any of its tenant-days failed, so the platform retries the whole (idempotent) item.</summary>
     public async Task<WorkResult> HandleAsync(WorkBatch batch, CancellationToken cancellationToken)
     {
@@ -70,11 +91,9 @@ public sealed class FanOutWork(
             case WorkKinds.Consistency:
                 return new WorkResult(batch.Kind, items.Count, Consistency: await consistency.RunAsync(items.Single().Day, cancellationToken));
             case WorkKinds.Roll:
-                ExportReport[] rolled = await Bounded.SelectAsync(items, reports.MaxStorageRequestsInFlight, async (item, ct) =>
-                {
-                    await rollups.RollAsync(item.TenantDay, item.DirtyVersion, ct);
-                    return await exports.RecordAsync(item.Tenant, item.Day, ct);
-                }, cancellationToken);
+                await rollups.RollAsync([.. items.Select(i => (i.TenantDay, i.DirtyVersion))], cancellationToken);
+                ExportReport[] rolled = await Bounded.SelectAsync(
+                    items, reports.MaxStorageRequestsInFlight, (item, ct) => exports.RecordAsync(item.Tenant, item.Day, ct), cancellationToken);
                 return new WorkResult(batch.Kind, items.Count, Export: Sum(rolled));
             case WorkKinds.Export:
                 ExportReport[] recorded = await Bounded.SelectAsync(
@@ -84,6 +103,8 @@ public sealed class FanOutWork(
                 int[] purged = await Bounded.SelectAsync(
                     items, reports.MaxStorageRequestsInFlight, (item, ct) => exports.PurgeAsync(item.Tenant, item.Day, ct), cancellationToken);
                 return new WorkResult(batch.Kind, items.Count, Purged: purged.Sum());
+            case WorkKinds.Backfill:
+                return new WorkResult(batch.Kind, items.Count, Backfill: await backfill.RunAsync(items, cancellationToken));
             default:
                 // Left to the poison queue after the retries: a message this version cannot read is for an operator.
                 throw new InvalidOperationException($"Unknown work item kind '{batch.Kind}'.");

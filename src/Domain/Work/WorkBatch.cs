@@ -30,6 +30,9 @@ public static class WorkKinds
 
     /// <summary>Delete a tenant-day's old sent export rows past the retention.</summary>
     public const string Purge = "purge";
+
+    /// <summary>Index what an older version wrote: each tenant's audit partitions from the item's day to today (see <see cref="IndexBackfill"/>).</summary>
+    public const string Backfill = "backfill";
 }
 
 /// <summary>Where work items go: the queue the reconciler's items use, and the nightly run's.</summary>

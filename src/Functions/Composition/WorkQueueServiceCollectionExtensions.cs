@@ -31,6 +31,8 @@ public static class WorkQueueServiceCollectionExtensions
         services.TryAddSingleton(_ => CreateClient(configuration));
         services.TryAddSingleton<StorageWorkQueue>();
         services.TryAddSingleton<IWorkQueue>(sp => sp.GetRequiredService<StorageWorkQueue>());
+        services.TryAddSingleton<IIndexBackfillStore, Infrastructure.Storage.TableIndexBackfill>();
+        services.TryAddSingleton<IndexBackfill>();
         services.TryAddSingleton<FanOutWork>();
         return services;
     }

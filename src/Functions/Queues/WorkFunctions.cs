@@ -43,6 +43,11 @@ public sealed partial class WorkFunctions(FanOutWork work, ILogger<WorkFunctions
             LogExported(logger, result.Kind, result.Items, e.Recorded, e.Skipped, e.Unmapped, e.Expired);
         }
 
+        if (result.Backfill is BackfillReport b)
+        {
+            LogBackfilled(logger, result.Items, b.TenantDays, b.Active, b.UnsettledIndexed);
+        }
+
         if (result.Kind == WorkKinds.Purge)
         {
             LogPurged(logger, result.Items, result.Purged);
@@ -59,6 +64,10 @@ public sealed partial class WorkFunctions(FanOutWork work, ILogger<WorkFunctions
     [LoggerMessage(EventId = 4013, Level = LogLevel.Information,
         Message = "Nightly work item ({Kind}) of {TenantDays} tenant-days: export {Recorded} recorded, {Skipped} skipped (sub-cent), {Unmapped} without a billing customer, {Expired} past the retention (not exported)")]
     private static partial void LogExported(ILogger logger, string kind, int tenantDays, int recorded, int skipped, int unmapped, int expired);
+
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Information,
+        Message = "Backfill of {Tenants} tenants: {TenantDays} tenant-days read, {Active} with audit rows (in the activity index now), {UnsettledIndexed} unsettled rows indexed")]
+    private static partial void LogBackfilled(ILogger logger, int tenants, int tenantDays, int active, int unsettledIndexed);
 
     [LoggerMessage(EventId = 4014, Level = LogLevel.Information, Message = "Nightly purge of {TenantDays} tenant-days: {Deleted} old export rows deleted")]
     private static partial void LogPurged(ILogger logger, int tenantDays, int deleted);

@@ -33,14 +33,13 @@ public sealed class ActivityRecordingAuditLog(IReservationLedger inner, IActivit
 
     public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => inner.ReplaysEarlierCallAsync(row, cancellationToken);
 
-    public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
-        inner.FinishJournalsAsync(tenant, day, writtenBefore, cancellationToken);
+    public Task<LedgerDay> DayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) => inner.DayAsync(tenant, day, cancellationToken);
 
     public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
         inner.CountersAsync(partition, cancellationToken);
 
-    public Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) =>
-        inner.UnsettledAsync(tenant, day, cancellationToken);
+    public Task<UnsettledDay> UnsettledAsync(string tenant, DateTimeOffset day, DateTimeOffset journalsWrittenBefore, CancellationToken cancellationToken) =>
+        inner.UnsettledAsync(tenant, day, journalsWrittenBefore, cancellationToken);
 
     public Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken) => inner.GetAsync(tenant, id, cancellationToken);
 

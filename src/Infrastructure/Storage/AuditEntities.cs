@@ -37,9 +37,19 @@ public static class AuditEntities
         ["HeldMicros"] = e.HeldMicros,
     };
 
+    /// <summary>The row's entry in the unsettled index: a whole copy, so the reconciler reads no audit row to act on it.</summary>
+    public static TableEntity ToUnsettledEntity(AuditEntry e)
+    {
+        TableEntity entity = ToEntity(e);
+        entity.RowKey = AuditRowKeys.Unsettled(e.Id);
+        return entity;
+    }
+
+    /// <summary>An audit row, or the copy in its unsettled index entry (whose RowKey carries the row's id after the prefix).</summary>
     public static AuditEntry FromEntity(TableEntity e) => new()
     {
-        Id = e.RowKey,
+        // A read that selects columns returns no RowKey: no id either.
+        Id = e.RowKey?.StartsWith(AuditRowKeys.UnsettledPrefix, StringComparison.Ordinal) == true ? e.RowKey[AuditRowKeys.UnsettledPrefix.Length..] : e.RowKey!,
         Timestamp = e.GetDateTimeOffset("Ts") ?? DateTimeOffset.MinValue,
         Tenant = e.GetString("Tenant"),
         Label = e.GetString("Label"),

@@ -41,17 +41,39 @@ public sealed class TableActivityIndex(KeybrakeTables tables) : IActivityIndex
         }
     }
 
+    public async Task BackfillAsync(string tenant, DateOnly day, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Activity, cancellationToken);
+        try
+        {
+            await table.AddEntityAsync(new TableEntity(Month(day), Row(day, tenant)) { ["Tenant"] = tenant, ["Rolled"] = false }, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 409)
+        {
+            // Indexed already (by the proxy, or an earlier backfill): its rolled mark stands.
+        }
+    }
+
     public Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
         ActiveAsync(from, to, onlyUnrolled: false, cancellationToken);
 
     public Task<IReadOnlyList<TenantDay>> UnrolledAsync(DateOnly from, DateOnly to, CancellationToken cancellationToken) =>
         ActiveAsync(from, to, onlyUnrolled: true, cancellationToken);
 
-    public async Task MarkRolledAsync(TenantDay tenantDay, CancellationToken cancellationToken)
+    public async Task MarkRolledAsync(IReadOnlyList<TenantDay> tenantDays, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Activity, cancellationToken);
-        await table.UpdateEntityAsync(
-            new TableEntity(Month(tenantDay.Day), Row(tenantDay.Day, tenantDay.Tenant)) { ["Rolled"] = true }, ETag.All, TableUpdateMode.Merge, cancellationToken);
+
+        // A month is one partition: its days go in transactions of up to 100, so a work item's marks are a request or two.
+        // Merged with the tenant, so a mark never makes an entry without it.
+        foreach (IGrouping<string, TenantDay> month in tenantDays.Distinct().GroupBy(t => Month(t.Day)))
+        {
+            foreach (TenantDay[] chunk in month.Chunk(100))
+            {
+                await table.SubmitTransactionAsync(chunk.Select(t => new TableTransactionAction(TableTransactionActionType.UpsertMerge,
+                    new TableEntity(month.Key, Row(t.Day, t.Tenant)) { ["Tenant"] = t.Tenant, ["Rolled"] = true })), cancellationToken);
+            }
+        }
     }
 
     private async Task<IReadOnlyList<TenantDay>> ActiveAsync(DateOnly from, DateOnly to, bool onlyUnrolled, CancellationToken cancellationToken)

@@ -17,6 +17,11 @@ public sealed class TableMonthRollupStore(KeybrakeTables tables) : IMonthRollupS
 
     public async Task ReplaceDayAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
     {
+        if (claim.Version == 1 && await TryAddDayAsync(claim, rollups, cancellationToken))
+        {
+            return;
+        }
+
         // A conflict means another run wrote the day's copy between this one's read and write: read again and let the
         // versions decide (an older run then stops; a newer one writes over the older copy).
         for (int attempt = 0; !await TryReplaceDayAsync(claim, rollups, cancellationToken); attempt++)
@@ -27,6 +32,47 @@ public sealed class TableMonthRollupStore(KeybrakeTables tables) : IMonthRollupS
             }
         }
     }
+
+    /// <summary>
+    /// A day's first copy (the daily claim's first version), without reading: its rows and marker in one transaction that
+    /// fails when a copy of the day is there already (then the caller reads it and lets the versions decide).
+    /// </summary>
+    private async Task<bool> TryAddDayAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
+    {
+        if (rollups.Count + 1 > 100)
+        {
+            return false;
+        }
+
+        TableClient table = await tables.GetAsync(KeybrakeTables.RollupMonths, cancellationToken);
+        string partition = Partition(claim.Tenant, claim.Date);
+        try
+        {
+            await table.SubmitTransactionAsync(
+            [
+                new TableTransactionAction(TableTransactionActionType.Add,
+                    new TableEntity(partition, Day(claim.Date) + "|" + Complete) { ["Complete"] = true, ["Rows"] = rollups.Count, ["Version"] = claim.Version }),
+                .. rollups.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, Row(partition, claim.Date, r))),
+            ], cancellationToken);
+            return true;
+        }
+        catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 409)
+        {
+            return false;
+        }
+    }
+
+    private static TableEntity Row(string partition, DateOnly date, Rollup r) => new(partition, Day(date) + "|" + r.Level + "|" + r.Key + "|" + r.Vendor)
+    {
+        ["Level"] = r.Level,
+        ["Key"] = r.Key,
+        ["Vendor"] = r.Vendor,
+        ["GrossMicros"] = r.GrossMicros,
+        ["RefundsMicros"] = r.RefundsMicros,
+        ["FeeMicros"] = r.FeeMicros,
+        ["Calls"] = r.Calls,
+        ["Denied"] = r.Denied,
+    };
 
     private async Task<bool> TryReplaceDayAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
     {
@@ -44,17 +90,7 @@ public sealed class TableMonthRollupStore(KeybrakeTables tables) : IMonthRollupS
 
         List<TableTransactionAction> rows =
         [
-            .. rollups.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, Day(date) + "|" + r.Level + "|" + r.Key + "|" + r.Vendor)
-            {
-                ["Level"] = r.Level,
-                ["Key"] = r.Key,
-                ["Vendor"] = r.Vendor,
-                ["GrossMicros"] = r.GrossMicros,
-                ["RefundsMicros"] = r.RefundsMicros,
-                ["FeeMicros"] = r.FeeMicros,
-                ["Calls"] = r.Calls,
-                ["Denied"] = r.Denied,
-            })),
+            .. rollups.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, Row(partition, date, r))),
         ];
         var markerRow = new TableEntity(partition, marker) { ["Complete"] = true, ["Rows"] = rollups.Count, ["Version"] = claim.Version };
         bool split = rows.Count + 1 > 100;

@@ -28,6 +28,7 @@ public sealed partial class TableReservationLedger
         Marker,
         Extra,
         Row,
+        Index,
         Journal,
         Counter,
         Loop,
@@ -42,6 +43,9 @@ public sealed partial class TableReservationLedger
     {
         var live = new List<PartitionOp>(batch);
         var stale = new HashSet<string>(StringComparer.Ordinal);
+
+        // Rows found without an unsettled index entry (written by a version before the index, and not backfilled yet).
+        var unindexed = new HashSet<string>(StringComparer.Ordinal);
         for (int attempt = 0; live.Count > 0; attempt++)
         {
             if (attempt >= MaxAttempts)
@@ -228,7 +232,15 @@ public sealed partial class TableReservationLedger
                     TableEntity? journal = elsewhere.Count == 0 ? null
                         : JournalEntity(partition, JournalRow(m.Id, RandomTokens.Base32(8)), JournalMove, delta, elsewhere, outcome.Timestamp);
 
-                    int adds = 1 + m.Extra.Count + (journal is null ? 0 : 1) + slots.Count(s => !s.Written);
+                    // The row's unsettled index entry follows the row in its transaction: a copy of it while it is not
+                    // final, removed by the move that makes it final, so the reconciler's index read is the rows' truth.
+                    TableTransactionAction? index = outcome.Unsettled
+                        ? new TableTransactionAction(TableTransactionActionType.UpsertReplace, AuditEntities.ToUnsettledEntity(outcome))
+                        : current.Unsettled && !unindexed.Contains(m.Id)
+                            ? new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, AuditRowKeys.Unsettled(m.Id)), ETag.All)
+                            : null;
+
+                    int adds = 1 + m.Extra.Count + (journal is null ? 0 : 1) + (index is null ? 0 : 1) + slots.Count(s => !s.Written);
                     if (actions.Count + counters.Values.Count(s => s.Written) + loops.Values.Count(s => s.Written) + adds > MaxBatchActions)
                     {
                         deferred.Add(op);
@@ -236,6 +248,11 @@ public sealed partial class TableReservationLedger
                     }
 
                     Add(new TableTransactionAction(TableTransactionActionType.UpdateReplace, AuditEntities.ToEntity(outcome), rowETag), m, Role.Row);
+                    if (index is not null)
+                    {
+                        Add(index, m, Role.Index);
+                    }
+
                     for (int i = 0; i < m.Extra.Count; i++)
                     {
                         Add(m.Extra[i], m, Role.Extra, i);
@@ -305,6 +322,13 @@ public sealed partial class TableReservationLedger
                         case Role.Row when e.Status is 412 or 404:
                             // Someone else moved the row first (another resolve, the reconciler, the proxy's own outcome): read it again.
                             ((MoveOp)failed!).Known = null;
+
+                            // A backfill may have indexed it meanwhile (its write changes the row's ETag too).
+                            unindexed.Remove(((MoveOp)failed).Id);
+                            break;
+                        case Role.Index when e.Status == 404:
+                            // The row predates the index (nothing to remove): move it without.
+                            unindexed.Add(((MoveOp)failed!).Id);
                             break;
                         case Role.Extra when failed is MoveOp move && e.Status == 404:
                             // The idempotency marker is gone already; move the row without it.

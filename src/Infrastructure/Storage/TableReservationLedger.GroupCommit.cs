@@ -123,8 +123,8 @@ public sealed partial class TableReservationLedger
 
         public override IEnumerable<string> OwnRows => [Id, .. Extra.Select(e => e.Entity.RowKey)];
 
-        // Row, extras, journal entry, and its counters when known (a row records its key's and its budgets': a few).
-        public override int MaxActions => 2 + Extra.Count + (Known?.Row.Counters.Count ?? 4);
+        // Row, its unsettled index entry, extras, journal entry, and its counters when known (a row records its key's and its budgets': a few).
+        public override int MaxActions => 3 + Extra.Count + (Known?.Row.Counters.Count ?? 4);
 
         public override int EstimatedBytes => 4096 + 2 * (Known?.Row.Path.Length ?? 1024);
 

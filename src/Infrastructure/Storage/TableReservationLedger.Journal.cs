@@ -61,7 +61,6 @@ public sealed partial class TableReservationLedger
 
     // The journal: entries in a row's own partition for moves of counters in other partitions; markers beside those counters.
     private const string CounterPrefix = "~cap|";
-    private const string JournalPrefix = "~journal|";
     private const string JournalReserve = "reserve";
     private const string JournalMove = "move";
 
@@ -73,7 +72,7 @@ public sealed partial class TableReservationLedger
 
     private Task StepAsync(string step) => StepHook?.Invoke(step) ?? Task.CompletedTask;
 
-    private static string JournalRow(string auditId, string step) => JournalPrefix + auditId + "|" + step;
+    private static string JournalRow(string auditId, string step) => AuditRowKeys.JournalPrefix + auditId + "|" + step;
 
     private static TableEntity JournalEntity(string partition, string row, string kind, long delta, IEnumerable<CounterRef> counters, DateTimeOffset at) => new(partition, row)
     {
@@ -85,7 +84,7 @@ public sealed partial class TableReservationLedger
 
     /// <summary>The marker of one journal entry's step in a counter's partition; it stays, so a late retry of the step is a no-op.</summary>
     private static TableEntity MarkerEntity(string counterPartition, string journalPartition, string journalRow, DateTimeOffset at) =>
-        new(counterPartition, "~applied|" + journalPartition + "|" + journalRow[JournalPrefix.Length..]) { ["At"] = at };
+        new(counterPartition, "~applied|" + journalPartition + "|" + journalRow[AuditRowKeys.JournalPrefix.Length..]) { ["At"] = at };
 
     private static List<CounterRef> JournalCounters(TableEntity journal) =>
         [.. JsonSerializer.Deserialize<string[][]>(journal.GetString("Counters") ?? "[]")!.Select(c => new CounterRef(c[0], c[1]))];
@@ -132,13 +131,14 @@ public sealed partial class TableReservationLedger
         }
     }
 
-    public async Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken)
+    /// <summary>
+    /// Finishes the journal entries of one partition (as read) written before <paramref name="writtenBefore"/>: a move
+    /// whose row moved is applied to the counters it names, a reservation whose intent was never written is given back.
+    /// </summary>
+    private async Task<int> FinishJournalsAsync(TableClient table, string partition, IReadOnlyList<TableEntity> journals, DateTimeOffset writtenBefore, CancellationToken cancellationToken)
     {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        string partition = AuditEntry.PartitionFor(tenant, day);
-        string filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {JournalPrefix} and RowKey lt {TableFilters.UpperBound(JournalPrefix)}");
         int finished = 0;
-        await foreach (TableEntity journal in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        foreach (TableEntity journal in journals)
         {
             if (journal.GetDateTimeOffset("At") is not DateTimeOffset at || at >= writtenBefore)
             {

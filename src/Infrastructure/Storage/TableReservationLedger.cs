@@ -74,12 +74,19 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables, Ledger
         BeginResult primaryResult;
         try
         {
-            List<TableTransactionAction> closeJournal = journal is (string journalRow, ETag journalETag)
+            // Beside the intent: the close of its journal entry, and its entry in the unsettled index (the reconciler
+            // reads only that index), so no intent is ever written without it.
+            List<TableTransactionAction> beside = journal is (string journalRow, ETag journalETag)
                 ? [new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(primary, journalRow), journalETag)]
                 : [];
+            if (intent.Unsettled)
+            {
+                beside.Add(new TableTransactionAction(TableTransactionActionType.Add, AuditEntities.ToUnsettledEntity(intent)));
+            }
+
             primaryResult = await ReservePartitionAsync(
                 table, primary, [.. counters.Where(c => c.Partition == primary)], reservation.AmountMicros, intent, reservation.IdempotencyRow, reservation.Loop,
-                closeJournal, cancellationToken);
+                beside, cancellationToken);
         }
         catch
         {
@@ -105,8 +112,14 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables, Ledger
         {
             // Seen before: the vendor replays its first answer. Record this call, reserve nothing.
             AuditEntry replay = intent with { Reason = "idempotent_replay", CostMicros = 0, Replay = true, Counters = [], HeldMicros = 0 };
-            Response added = await table.AddEntityAsync(AuditEntities.ToEntity(replay), cancellationToken);
-            RememberIntent(replay, added.Headers.ETag);
+            List<TableTransactionAction> actions = [new TableTransactionAction(TableTransactionActionType.Add, AuditEntities.ToEntity(replay))];
+            if (replay.Unsettled)
+            {
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Add, AuditEntities.ToUnsettledEntity(replay)));
+            }
+
+            Response<IReadOnlyList<Response>> added = await table.SubmitTransactionAsync(actions, cancellationToken);
+            RememberIntent(replay, added.Value[0].Headers.ETag);
         }
 
         return primaryResult;
@@ -169,21 +182,6 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables, Ledger
         await table.AddEntityAsync(AuditEntities.ToEntity(denial), cancellationToken);
     }
 
-    public async Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
-    {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        string partition = AuditEntry.PartitionFor(tenant, day);
-        string filter = TableClient.CreateQueryFilter(
-            $"PartitionKey eq {partition} and RowKey lt {"~"} and (Outcome eq {AuditOutcome.InDoubt} or (Outcome eq {AuditOutcome.Forwarded} and CostSource eq {"estimated"}))");
-        var rows = new List<AuditEntry>();
-        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
-        {
-            rows.Add(AuditEntities.FromEntity(entity));
-        }
-
-        return rows;
-    }
-
     public async Task<AuditEntry?> GetAsync(string tenant, string id, CancellationToken cancellationToken)
     {
         if (AuditEntry.TimeOfId(id) is not DateTimeOffset at || id.StartsWith('~'))
@@ -194,20 +192,6 @@ public sealed partial class TableReservationLedger(KeybrakeTables tables, Ledger
         TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
         NullableResponse<TableEntity> row = await table.GetEntityIfExistsAsync<TableEntity>(AuditEntry.PartitionFor(tenant, at), id, cancellationToken: cancellationToken);
         return row.HasValue ? AuditEntities.FromEntity(row.Value!) : null;
-    }
-
-    public async Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken)
-    {
-        TableClient table = await tables.GetAsync(KeybrakeTables.Audit, cancellationToken);
-        var counters = new List<(CounterRef, long)>();
-        await foreach (TableEntity entity in table.QueryAsync<TableEntity>(
-                           TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {CounterPrefix} and RowKey lt {TableFilters.UpperBound(CounterPrefix)}"),
-                           select: ["RowKey", "UsedMicros"], cancellationToken: cancellationToken))
-        {
-            counters.Add((new CounterRef(partition, entity.RowKey), entity.GetInt64("UsedMicros") ?? 0));
-        }
-
-        return counters;
     }
 
     public async Task<long> UsedAsync(CapCounter counter, CancellationToken cancellationToken)

@@ -25,22 +25,29 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         string partition = Partition(tenant, date);
         for (int attempt = 0; attempt < MaxClaimAttempts; attempt++)
         {
-            NullableResponse<TableEntity> current = await table.GetEntityIfExistsAsync<TableEntity>(partition, VersionRowKey, cancellationToken: cancellationToken);
-            long version = (current.HasValue ? current.Value!.GetInt64("Version") ?? 0 : 0) + 1;
+            // The version and the marker in one read: they are the only rows from "~complete" to "~version".
+            TableEntity? current = null, marker = null;
+            await foreach (TableEntity e in table.QueryAsync<TableEntity>(
+                               TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {CompleteRowKey} and RowKey le {VersionRowKey}"),
+                               cancellationToken: cancellationToken))
+            {
+                (current, marker) = e.RowKey == VersionRowKey ? (e, marker) : e.RowKey == CompleteRowKey ? (current, e) : (current, marker);
+            }
+
+            long version = (current?.GetInt64("Version") ?? 0) + 1;
             var claim = new TableEntity(partition, VersionRowKey) { ["Version"] = version };
 
             // Claiming a newer version takes the day's marker away in the same transaction: readers fall back to the
             // audit rows until the newest snapshot is whole, and a writer that stops half-way leaves the day for catch-up.
             List<TableTransactionAction> actions =
             [
-                current.HasValue
-                    ? new TableTransactionAction(TableTransactionActionType.UpdateReplace, claim, current.Value!.ETag)
+                current is not null
+                    ? new TableTransactionAction(TableTransactionActionType.UpdateReplace, claim, current.ETag)
                     : new TableTransactionAction(TableTransactionActionType.Add, claim),
             ];
-            NullableResponse<TableEntity> marker = await table.GetEntityIfExistsAsync<TableEntity>(partition, CompleteRowKey, ["RowKey"], cancellationToken);
-            if (marker.HasValue)
+            if (marker is not null)
             {
-                actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, CompleteRowKey), marker.Value!.ETag));
+                actions.Add(new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, CompleteRowKey), marker.ETag));
             }
 
             try
@@ -57,6 +64,50 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         throw new TimeoutException($"Could not claim the rollups of {tenant} {date:yyyy-MM-dd} after {MaxClaimAttempts} attempts under contention.");
     }
 
+    public async Task<RollupWrite?> TryWriteFirstAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
+    {
+        if (rollups.Count > RowsPerChunk - 1)
+        {
+            return null;
+        }
+
+        TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
+        string partition = Partition(tenant, date);
+
+        // Version 1 added, not replaced: the transaction fails on a version row any claim (or earlier write) left.
+        List<TableTransactionAction> actions =
+        [
+            new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, VersionRowKey) { ["Version"] = 1L }),
+            .. Rows(partition, rollups, 1),
+            new TableTransactionAction(TableTransactionActionType.UpsertReplace, Marker(partition, rollups.Count, 1)),
+        ];
+        try
+        {
+            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
+            return new RollupWrite(tenant, date, 1, response.Value[0].Headers.ETag?.ToString() ?? throw new InvalidOperationException("No ETag on the version."));
+        }
+        catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 409)
+        {
+            return null;
+        }
+    }
+
+    private static IEnumerable<TableTransactionAction> Rows(string partition, IEnumerable<Rollup> rollups, long version) =>
+        rollups.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, r.Level + "|" + r.Key + "|" + r.Vendor)
+        {
+            ["Level"] = r.Level,
+            ["Key"] = r.Key,
+            ["Vendor"] = r.Vendor,
+            ["GrossMicros"] = r.GrossMicros,
+            ["RefundsMicros"] = r.RefundsMicros,
+            ["FeeMicros"] = r.FeeMicros,
+            ["Calls"] = r.Calls,
+            ["Denied"] = r.Denied,
+            ["Version"] = version,
+        }));
+
+    private static TableEntity Marker(string partition, int rows, long version) => new(partition, CompleteRowKey) { ["Rows"] = rows, ["Version"] = version };
+
     public async Task<bool> ReplaceAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
@@ -65,22 +116,19 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
         var version = new TableEntity(partition, VersionRowKey) { ["Version"] = claim.Version };
 
         // Every write is fenced on the version this run claimed: once a newer run claims, this one's next write fails
-        // and it stops, so an older snapshot never overwrites a newer one, and never writes the marker.
-        IEnumerable<TableTransactionAction[]> chunks = rollups.Chunk(RowsPerChunk)
-            .Select(chunk => chunk.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, r.Level + "|" + r.Key + "|" + r.Vendor)
-            {
-                ["Level"] = r.Level,
-                ["Key"] = r.Key,
-                ["Vendor"] = r.Vendor,
-                ["GrossMicros"] = r.GrossMicros,
-                ["RefundsMicros"] = r.RefundsMicros,
-                ["FeeMicros"] = r.FeeMicros,
-                ["Calls"] = r.Calls,
-                ["Denied"] = r.Denied,
-                ["Version"] = claim.Version,
-            })).ToArray())
-            .Append([new TableTransactionAction(TableTransactionActionType.UpsertReplace,
-                new TableEntity(partition, CompleteRowKey) { ["Rows"] = rollups.Count, ["Version"] = claim.Version })]);
+        // and it stops, so an older snapshot never overwrites a newer one, and never writes the marker. The marker goes
+        // in the last chunk, after every row (a day of up to 98 rows is one transaction).
+        TableTransactionAction marker = new(TableTransactionActionType.UpsertReplace, Marker(partition, rollups.Count, claim.Version));
+        List<TableTransactionAction[]> chunks = [.. Rows(partition, rollups, claim.Version).Chunk(RowsPerChunk)];
+        if (chunks.Count > 0 && chunks[^1].Length < RowsPerChunk)
+        {
+            chunks[^1] = [.. chunks[^1], marker];
+        }
+        else
+        {
+            chunks.Add([marker]);
+        }
+
         foreach (TableTransactionAction[] chunk in chunks)
         {
             try

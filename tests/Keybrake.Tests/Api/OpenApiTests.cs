@@ -87,6 +87,8 @@ public sealed class OpenApiTests : IAsyncLifetime
         await CheckAsync(root.GetAsync("/v1/rollups?date=2026-11-02"), "/v1/rollups", "get", 200);
         await CheckAsync(root.GetAsync("/v1/consistency?date=2026-11-02"), "/v1/consistency", "get", 200);
         await CheckAsync(root.GetAsync("/v1/consistency?date=today"), "/v1/consistency", "get", 400);
+        await CheckAsync(root.PostAsJsonAsync("/v1/maintenance/backfill", new { days = 2 }), "/v1/maintenance/backfill", "post", 202);
+        await CheckAsync(root.PostAsJsonAsync("/v1/maintenance/backfill", new { days = 0 }), "/v1/maintenance/backfill", "post", 400);
         await CheckAsync(root.GetAsync("/v1/exports?date=2026-11-01"), "/v1/exports", "get", 200);
         await CheckAsync(root.GetAsync("/v1/alerts"), "/v1/alerts", "get", 200);
         await CheckAsync(root.PostAsJsonAsync("/v1/keys/revoke", new { label_prefix = "acme:billing-agent:checkout:run-1" }), "/v1/keys/revoke", "post", 200);
@@ -99,6 +101,7 @@ public sealed class OpenApiTests : IAsyncLifetime
         using HttpClient acme = _proxy.Host.Client(await _proxy.Host.IssueTenantTokenAsync("acme"));
         await CheckAsync(acme.PutAsJsonAsync("/v1/cap-policy", new { minimum_usd = 3 }), "/v1/cap-policy", "put", 403);
         await CheckAsync(acme.GetAsync("/v1/consistency?date=2026-11-02"), "/v1/consistency", "get", 403);
+        await CheckAsync(acme.PostAsJsonAsync("/v1/maintenance/backfill", new { }), "/v1/maintenance/backfill", "post", 403);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public sealed class ActivityScopedReconcilerTests : IAsyncLifetime
     private string Table(string name) => _host.TablePrefix + name;
 
     [Fact]
-    public async Task Reconciler_ReadsTwoRequestsPerActiveTenantDay_AndNothingOfIdleTenants()
+    public async Task Reconciler_ReadsOneRequestPerActiveTenantDay_AndNothingOfIdleTenants()
     {
         DateTimeOffset now = _host.Time.GetUtcNow();
         await DenyAsync("t01", now);
@@ -43,9 +43,10 @@ public sealed class ActivityScopedReconcilerTests : IAsyncLifetime
 
         Assert.Equal(new ReconcileReport(0, 0, 0, 0), report);
 
-        // Per active tenant-day in the window: its journal entries and its unsettled rows; one index read for the window.
-        Assert.True((_counter.To(Table("audit")), _counter.To(Table("activity")), _counter.To(Table("keys"))) == (4, 1, 0), _counter.Sent);
-        Assert.Equal(5, _counter.Count);
+        // Per active tenant-day in the window: one range read of its unsettled index and journal entries; one activity
+        // index read for the window.
+        Assert.True((_counter.To(Table("audit")), _counter.To(Table("activity")), _counter.To(Table("keys"))) == (2, 1, 0), _counter.Sent);
+        Assert.Equal(3, _counter.Count);
     }
 
     [Fact]
@@ -62,9 +63,9 @@ public sealed class ActivityScopedReconcilerTests : IAsyncLifetime
         Assert.Equal(0, report.DriftCount);
         Assert.Equal(["t05", "t06"], report.Rollups.Select(r => r.Tenant));
 
-        // Each active tenant's rows and its counter partition, the cross-tenant counter partition, one index read; the day is
-        // open, so no rollup is asked for.
-        Assert.True((_counter.To(Table("audit")), _counter.To(Table("activity")), _counter.To(Table("keys")), _counter.Count) == (5, 1, 0, 6), _counter.Sent);
+        // Each active tenant's rows with its counters (one read), the cross-tenant counter partition, one index read; the
+        // day is open, so no rollup is asked for.
+        Assert.True((_counter.To(Table("audit")), _counter.To(Table("activity")), _counter.To(Table("keys")), _counter.Count) == (3, 1, 0, 4), _counter.Sent);
     }
 
     [Fact]

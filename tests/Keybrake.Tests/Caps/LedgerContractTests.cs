@@ -1,5 +1,6 @@
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Caps;
+using Keybrake.Domain.Proxy;
 using Keybrake.Infrastructure.Storage;
 using Keybrake.Tests.Support;
 
@@ -185,6 +186,90 @@ public abstract class LedgerContractTests
         {
             AuditEntry? row = await a.GetAsync(_tenant, winner.Id, CancellationToken.None);
             Assert.Equal(winner.Reason, row?.Reason);
+        }
+    }
+
+    [Fact]
+    public async Task UnsettledRows_AreTheRowsNotFinal_AsTheyStandNow()
+    {
+        (IReservationLedger a, IReservationLedger b) = CreateLedgers();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        CapCounter key = KeyCounter(now, 10 * Unit);
+        Reservation Plain(long amount) => new(amount, [key], null, null);
+        AuditEntry Forwarded(AuditEntry intent, string source, long cost) =>
+            intent with { Outcome = AuditOutcome.Forwarded, Status = 200, CostMicros = cost, CostSource = source };
+
+        AuditEntry pending = Intent(now), priced = Intent(now), later = Intent(now), settledLater = Intent(now), flagged = Intent(now);
+        AuditEntry refused = Intent(now), first = Intent(now) with { IdempotencyKey = "order-9" }, replay = Intent(now) with { IdempotencyKey = "order-9" };
+        AuditEntry denied = Intent(now) with { Outcome = AuditOutcome.Denied, Reason = "cap_exceeded" };
+        AuditEntry yesterday = Intent(now.AddDays(-1));
+        foreach (AuditEntry intent in new[] { pending, priced, later, settledLater, flagged })
+        {
+            Assert.Equal(BeginStatus.Reserved, (await a.BeginAsync(intent, Plain(Unit), CancellationToken.None)).Status);
+        }
+
+        var idempotent = new Reservation(Unit, [key], AuditRowKeys.Idempotency("k1", "order-9"), null);
+        Assert.Equal(BeginStatus.Reserved, (await a.BeginAsync(first, idempotent, CancellationToken.None)).Status);
+        Assert.Equal(BeginStatus.Replay, (await b.BeginAsync(replay, idempotent, CancellationToken.None)).Status);
+        Assert.Equal(BeginStatus.CapExceeded, (await b.BeginAsync(refused, Plain(20 * Unit), CancellationToken.None)).Status);
+        Assert.Equal(BeginStatus.Reserved, (await b.BeginAsync(yesterday, new Reservation(Unit, [KeyCounter(yesterday.Timestamp, 10 * Unit)], null, null), CancellationToken.None)).Status);
+        await a.RecordDenialAsync(denied, CancellationToken.None);
+
+        // Final: priced from the answer; estimated then settled; the first call of the key, priced. Not final: an estimate
+        // (a price that comes later), a call left in doubt, one flagged in doubt, the replay (no outcome yet).
+        await a.CompleteAsync(Forwarded(priced, CostSource.Parsed, Unit), Plain(Unit), Unit, releaseIdempotencyKey: false, CancellationToken.None);
+        await b.CompleteAsync(Forwarded(later, CostSource.Estimated, Unit), Plain(Unit), Unit, releaseIdempotencyKey: false, CancellationToken.None);
+        await a.CompleteAsync(Forwarded(settledLater, CostSource.Estimated, Unit), Plain(Unit), Unit, releaseIdempotencyKey: false, CancellationToken.None);
+        Assert.NotNull(await b.TransitionAsync(_tenant, settledLater.Id, current => current.Outcome == AuditOutcome.Forwarded && current.CostSource == CostSource.Estimated
+            ? (current with { CostMicros = 2 * Unit, CostSource = CostSource.Settled }, 2 * Unit) : null, CancellationToken.None));
+        Assert.NotNull(await a.TransitionAsync(_tenant, flagged.Id, current => (current with { Reason = "in_doubt; flagged" }, current.HeldMicros), CancellationToken.None));
+        await b.CompleteAsync(Forwarded(first, CostSource.Parsed, Unit), idempotent, Unit, releaseIdempotencyKey: false, CancellationToken.None);
+
+        foreach (IReservationLedger ledger in new[] { a, b })
+        {
+            UnsettledDay day = await ledger.UnsettledAsync(_tenant, now, DateTimeOffset.MinValue, CancellationToken.None);
+            Assert.Equal(0, day.JournalsFinished);
+            Assert.Equal(new[] { pending.Id, later.Id, flagged.Id, replay.Id }.Order(StringComparer.Ordinal), day.Rows.Select(r => r.Id));
+
+            // Each as it stands now, exactly as the row itself reads.
+            foreach (AuditEntry row in day.Rows)
+            {
+                Assert.Equivalent(await ledger.GetAsync(_tenant, row.Id, CancellationToken.None), row, strict: true);
+            }
+
+            Assert.True(day.Rows.Single(r => r.Id == later.Id) is { Outcome: AuditOutcome.Forwarded, CostSource: CostSource.Estimated, HeldMicros: Unit });
+            Assert.Equal("in_doubt; flagged", day.Rows.Single(r => r.Id == flagged.Id).Reason);
+            Assert.True(day.Rows.Single(r => r.Id == replay.Id) is { Replay: true, HeldMicros: 0 });
+            Assert.Equal([yesterday.Id], (await ledger.UnsettledAsync(_tenant, yesterday.Timestamp, DateTimeOffset.MinValue, CancellationToken.None)).Rows.Select(r => r.Id));
+        }
+
+        // Made final, each leaves the unsettled rows, in whichever instance it happens.
+        await a.CompleteAsync(Forwarded(replay, CostSource.Parsed, 0) with { Replay = true }, idempotent, 0, releaseIdempotencyKey: false, CancellationToken.None);
+        Assert.NotNull(await b.TransitionAsync(_tenant, later.Id, current => (current with { CostSource = CostSource.Settled }, current.HeldMicros), CancellationToken.None));
+        Assert.NotNull(await a.TransitionAsync(_tenant, flagged.Id, current => (current with { Outcome = AuditOutcome.Error, CostSource = CostSource.Settled }, 0), CancellationToken.None));
+        Assert.Equal([pending.Id], (await b.UnsettledAsync(_tenant, now, DateTimeOffset.MinValue, CancellationToken.None)).Rows.Select(r => r.Id));
+    }
+
+    [Fact]
+    public async Task DayRows_AreTheAuditRows_WithTheirPartitionsCounters()
+    {
+        (IReservationLedger a, IReservationLedger b) = CreateLedgers();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        CapCounter key = KeyCounter(now, 10 * Unit);
+        CapCounter budget = new(Partition(now), "~cap|budget|day", 10 * Unit, "a tenant budget");
+        AuditEntry open = Intent(now), done = Intent(now);
+        var reservation = new Reservation(2 * Unit, [key, budget], AuditRowKeys.Idempotency("k1", "order-3"), new LoopGuard(Partition(now), "~loop|k1|x", 9, TimeSpan.FromMinutes(1)));
+        Assert.Equal(BeginStatus.Reserved, (await a.BeginAsync(open with { IdempotencyKey = "order-3" }, reservation, CancellationToken.None)).Status);
+        Assert.Equal(BeginStatus.Reserved, (await b.BeginAsync(done, new Reservation(Unit, [key], null, null), CancellationToken.None)).Status);
+        await b.CompleteAsync(done with { Outcome = AuditOutcome.Forwarded, CostMicros = Unit, CostSource = CostSource.Parsed }, new Reservation(Unit, [key], null, null), Unit, false, CancellationToken.None);
+
+        foreach (IReservationLedger ledger in new[] { a, b })
+        {
+            LedgerDay day = await ledger.DayAsync(_tenant, now, CancellationToken.None);
+
+            // Two audit rows (no index entry, marker or loop window among them) and the two counters.
+            Assert.Equal(new[] { open.Id, done.Id }.Order(StringComparer.Ordinal), day.Rows.Select(r => r.Id));
+            Assert.Equal([(budget.Ref, 2 * Unit), (key.Ref, 3 * Unit)], day.Counters);
         }
     }
 

@@ -32,17 +32,16 @@ public sealed class GatedAuditLog(IReservationLedger inner) : IReservationLedger
 
     public Task<bool> ReplaysEarlierCallAsync(AuditEntry row, CancellationToken cancellationToken) => inner.ReplaysEarlierCallAsync(row, cancellationToken);
 
-    public Task<int> FinishJournalsAsync(string tenant, DateTimeOffset day, DateTimeOffset writtenBefore, CancellationToken cancellationToken) =>
-        inner.FinishJournalsAsync(tenant, day, writtenBefore, cancellationToken);
+    public Task<LedgerDay> DayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) => inner.DayAsync(tenant, day, cancellationToken);
 
     public Task<IReadOnlyList<(CounterRef Counter, long Used)>> CountersAsync(string partition, CancellationToken cancellationToken) =>
         inner.CountersAsync(partition, cancellationToken);
 
     public Task RecordDenialAsync(AuditEntry denial, CancellationToken cancellationToken) => inner.RecordDenialAsync(denial, cancellationToken);
 
-    public async Task<IReadOnlyList<AuditEntry>> UnsettledAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken)
+    public async Task<UnsettledDay> UnsettledAsync(string tenant, DateTimeOffset day, DateTimeOffset journalsWrittenBefore, CancellationToken cancellationToken)
     {
-        IReadOnlyList<AuditEntry> rows = await inner.UnsettledAsync(tenant, day, cancellationToken);
+        UnsettledDay rows = await inner.UnsettledAsync(tenant, day, journalsWrittenBefore, cancellationToken);
         await AfterUnsettled.PassAsync();
         return rows;
     }
