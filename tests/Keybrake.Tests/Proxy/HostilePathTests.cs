@@ -26,14 +26,14 @@ public sealed class HostilePathTests(HostilePathTests.Hosts hosts) : IClassFixtu
     public Task DisposeAsync() => Task.CompletedTask;
 
     /// <summary>The proxy shared by these tests, and the evil fake beside it.</summary>
-    public sealed class Hosts : SharedProxyHost
+    public sealed class Hosts : SharedProxyHostForAcmesOwnAccounts
     {
         public FakeStripe Evil { get; private set; } = null!;
 
         protected override async Task<ProxyHost> StartAsync(FakeVendors vendors)
         {
             Evil ??= await FakeStripe.StartAsync();
-            return await ProxyHost.StartAsync(vendors: vendors, ownVendorAccounts: ["acme"]);
+            return await base.StartAsync(vendors);
         }
 
         public override async Task DisposeAsync()

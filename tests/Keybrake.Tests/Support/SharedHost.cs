@@ -167,3 +167,9 @@ public class SharedProxyHost : IAsyncLifetime
     private static FakeVendorOptions[] AllOptions(FakeVendors vendors) =>
         [vendors.Stripe.Options, vendors.Twilio.Options, vendors.Resend.Options, vendors.Lago.Options, vendors.OpenMeter.Options];
 }
+
+/// <summary>A <see cref="SharedProxyHost"/> whose tenant <c>acme</c> has vendor accounts of its own (<see cref="ProxyHost.StartAsync"/>'s ownVendorAccounts).</summary>
+public class SharedProxyHostForAcmesOwnAccounts : SharedProxyHost
+{
+    protected override Task<ProxyHost> StartAsync(FakeVendors vendors) => ProxyHost.StartAsync(vendors: vendors, ownVendorAccounts: ["acme"]);
+}
