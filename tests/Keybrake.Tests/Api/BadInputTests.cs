@@ -6,14 +6,14 @@ using Keybrake.Tests.Support;
 namespace Keybrake.Tests.Api;
 
 /// <summary>Every malformed issue request gets a clear 400 (413 for size) naming the field, and writes nothing.</summary>
-public sealed class BadInputTests : IAsyncLifetime
+public sealed class BadInputTests(SharedHost shared) : IClassFixture<SharedHost>, IAsyncLifetime
 {
     private const string Valid = """{"label":"acme:billing-agent:refunds:run-1","vendor":"stripe","daily_usd_cap":5,"allowed_endpoints":["POST /v1/refunds"],"expires_in":"30m"}""";
     private KeybrakeHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await KeybrakeHost.StartAsync();
+    public async Task InitializeAsync() => _host = await shared.ResetAsync();
 
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
     public static TheoryData<string, string, string> Cases() => new()
     {

@@ -5,13 +5,13 @@ using Keybrake.Tests.Support;
 
 namespace Keybrake.Tests.Api;
 
-public sealed class OperatorAuthTests : IAsyncLifetime
+public sealed class OperatorAuthTests(SharedHost shared) : IClassFixture<SharedHost>, IAsyncLifetime
 {
     private KeybrakeHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await KeybrakeHost.StartAsync();
+    public async Task InitializeAsync() => _host = await shared.ResetAsync();
 
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Theory]
     [InlineData(null)]

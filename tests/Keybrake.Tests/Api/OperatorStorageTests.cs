@@ -80,12 +80,9 @@ public sealed class OperatorStorageTests
         Assert.Equal(HttpStatusCode.OK, (await root.PutAsync("/v1/budgets/acme:", Json.Content(new { daily_usd = 5 }))).StatusCode);
 
         // Azurite restarted empty: every table of this app is gone, the process still thinks they exist.
-        await foreach (Azure.Data.Tables.Models.TableItem table in TestStorage.Service().QueryAsync(t => t.Name.CompareTo(host.TablePrefix) >= 0))
+        foreach (string table in await TestStorage.TablesAsync(host.TablePrefix))
         {
-            if (table.Name.StartsWith(host.TablePrefix, StringComparison.Ordinal))
-            {
-                await TestStorage.Service().DeleteTableAsync(table.Name);
-            }
+            await TestStorage.Service().DeleteTableAsync(table);
         }
 
         HttpResponseMessage list = await root.GetAsync("/v1/keys");

@@ -7,13 +7,13 @@ using Keybrake.Tests.Support;
 namespace Keybrake.Tests.Export;
 
 /// <summary>PUT/GET /v1/tenants/{tenant}/billing: root writes, strict validation that writes nothing on a bad input.</summary>
-public sealed class TenantBillingTests : IAsyncLifetime
+public sealed class TenantBillingTests(SharedHost shared) : IClassFixture<SharedHost>, IAsyncLifetime
 {
     private KeybrakeHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await KeybrakeHost.StartAsync();
+    public async Task InitializeAsync() => _host = await shared.ResetAsync();
 
-    public async Task DisposeAsync() => await _host.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Fact]
     public async Task Root_MapsATenantToItsCustomers_AndAPutReplacesTheMapping()

@@ -11,7 +11,7 @@ namespace Keybrake.Tests.Proxy;
 /// hop-by-hop headers never do; Idempotency-Key, Stripe-Version, Stripe-Account and Content-Type do,
 /// byte for byte. Requests are written raw so that HttpClient cannot add, drop or merge anything.
 /// </summary>
-public sealed class HeaderTests : IAsyncLifetime
+public sealed class HeaderTests(SharedProxyHostForAcmesOwnAccounts shared) : IClassFixture<SharedProxyHostForAcmesOwnAccounts>, IAsyncLifetime
 {
     private const string FormBody = "amount=2000&currency=usd&confirm=true&payment_method=pm_card_visa";
 
@@ -24,9 +24,9 @@ public sealed class HeaderTests : IAsyncLifetime
 
     private ProxyHost _proxy = null!;
 
-    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync(ownVendorAccounts: ["acme"]);
+    public async Task InitializeAsync() => _proxy = await shared.ResetAsync();
 
-    public async Task DisposeAsync() => await _proxy.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private FakeStripe Fake => _proxy.Vendors.Stripe;
 

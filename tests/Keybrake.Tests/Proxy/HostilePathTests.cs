@@ -11,21 +11,36 @@ namespace Keybrake.Tests.Proxy;
 /// Ground truth is the fake vendor's ledger: a refused path never reaches it, and nothing ever reaches
 /// any host but the configured one (a second, "evil" fake Stripe listens for strays).
 /// </summary>
-public sealed class HostilePathTests : IAsyncLifetime
+public sealed class HostilePathTests(HostilePathTests.Hosts hosts) : IClassFixture<HostilePathTests.Hosts>, IAsyncLifetime
 {
     private ProxyHost _proxy = null!;
     private FakeStripe _evil = null!;
 
     public async Task InitializeAsync()
     {
-        _proxy = await ProxyHost.StartAsync(ownVendorAccounts: ["acme"]);
-        _evil = await FakeStripe.StartAsync();
+        _proxy = await hosts.ResetAsync();
+        _evil = hosts.Evil;
+        _evil.Reset();
     }
 
-    public async Task DisposeAsync()
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    /// <summary>The proxy shared by these tests, and the evil fake beside it.</summary>
+    public sealed class Hosts : SharedProxyHostForAcmesOwnAccounts
     {
-        await _evil.DisposeAsync();
-        await _proxy.DisposeAsync();
+        public FakeStripe Evil { get; private set; } = null!;
+
+        protected override async Task<ProxyHost> StartAsync(FakeVendors vendors)
+        {
+            Evil ??= await FakeStripe.StartAsync();
+            return await base.StartAsync(vendors);
+        }
+
+        public override async Task DisposeAsync()
+        {
+            await base.DisposeAsync();
+            await Evil.DisposeAsync();
+        }
     }
 
     private FakeStripe Fake => _proxy.Vendors.Stripe;

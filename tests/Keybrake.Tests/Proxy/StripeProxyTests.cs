@@ -7,13 +7,13 @@ using Stripe;
 namespace Keybrake.Tests.Proxy;
 
 /// <summary>Stripe.net, pointed at the proxy with a vault key, against the fake Stripe.</summary>
-public sealed class StripeProxyTests : IAsyncLifetime
+public sealed class StripeProxyTests(SharedProxyHost shared) : IClassFixture<SharedProxyHost>, IAsyncLifetime
 {
     private ProxyHost _proxy = null!;
 
-    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync();
+    public async Task InitializeAsync() => _proxy = await shared.ResetAsync();
 
-    public async Task DisposeAsync() => await _proxy.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private FakeStripe Fake => _proxy.Vendors.Stripe;
 

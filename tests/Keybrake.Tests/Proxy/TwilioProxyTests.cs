@@ -14,7 +14,7 @@ namespace Keybrake.Tests.Proxy;
 /// The official Twilio SDK, its host rewritten to the proxy, with a vault key as its auth token and a
 /// made-up Account SID, against the fake Twilio.
 /// </summary>
-public sealed class TwilioProxyTests : IAsyncLifetime
+public sealed class TwilioProxyTests(SharedProxyHost shared) : IClassFixture<SharedProxyHost>, IAsyncLifetime
 {
     private const string SeedPattern = "POST /2010-04-01/Accounts/*/Messages";
     private const string AgentsAccountSid = "AC00000000000000000000000000agent0";
@@ -22,9 +22,9 @@ public sealed class TwilioProxyTests : IAsyncLifetime
 
     private ProxyHost _proxy = null!;
 
-    public async Task InitializeAsync() => _proxy = await ProxyHost.StartAsync();
+    public async Task InitializeAsync() => _proxy = await shared.ResetAsync();
 
-    public async Task DisposeAsync() => await _proxy.DisposeAsync();
+    public Task DisposeAsync() => Task.CompletedTask;
 
     private FakeTwilio Fake => _proxy.Vendors.Twilio;
 

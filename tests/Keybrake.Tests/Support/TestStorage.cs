@@ -12,19 +12,33 @@ public static class TestStorage
 
     public static TableServiceClient Service() => new(ConnectionString);
 
+    /// <summary>
+    /// The names of the tables with the given prefix. The query is bounded on both sides: Azurite holds every
+    /// test host's tables, thousands by the end of a run, and an open-ended range would list half of them.
+    /// </summary>
+    public static async Task<List<string>> TablesAsync(string prefix)
+    {
+        var names = new List<string>();
+        string end = prefix + "~"; // table names are letters and digits, all below '~'
+        await foreach (Azure.Data.Tables.Models.TableItem table in Service().QueryAsync(t => t.Name.CompareTo(prefix) >= 0 && t.Name.CompareTo(end) < 0))
+        {
+            if (table.Name.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                names.Add(table.Name);
+            }
+        }
+
+        return names;
+    }
+
     /// <summary>Every entity in every table with the given prefix, as raw property bags.</summary>
     public static async Task<List<TableEntity>> AllEntitiesAsync(string prefix)
     {
         TableServiceClient service = Service();
         var entities = new List<TableEntity>();
-        await foreach (Azure.Data.Tables.Models.TableItem table in service.QueryAsync(t => t.Name.CompareTo(prefix) >= 0))
+        foreach (string table in await TablesAsync(prefix))
         {
-            if (!table.Name.StartsWith(prefix, StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            await foreach (TableEntity entity in service.GetTableClient(table.Name).QueryAsync<TableEntity>())
+            await foreach (TableEntity entity in service.GetTableClient(table).QueryAsync<TableEntity>())
             {
                 entities.Add(entity);
             }
