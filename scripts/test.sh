@@ -8,8 +8,11 @@ cd "$root"
 
 # npm writes node_modules/.package-lock.json last on every install: newer than the lockfile means the install is
 # current (the same rule the Functions build uses), and `npm ci` (a fresh 250 MB install) is skipped.
+# It runs beside the NuGet restore and the host build (neither needs node_modules); the build below waits for it.
+npm_pid=
 if [ ! node_modules/.package-lock.json -nt package-lock.json ] || [ ! node_modules/.package-lock.json -nt package.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --loglevel=error &
+  npm_pid=$!
 fi
 dotnet restore Serverless.sln --verbosity quiet
 
@@ -21,6 +24,10 @@ if [ -f "$functions_host/build.sh" ]; then
   bash "$functions_host/build.sh" >/dev/null
 else
   echo "warning: $functions_host is missing: the real-host tests will fail." >&2
+fi
+
+if [ -n "$npm_pid" ]; then
+  wait "$npm_pid"
 fi
 
 # Ports apart from the run command's 10000-10002, so tests can run while a dev Azurite is up;
