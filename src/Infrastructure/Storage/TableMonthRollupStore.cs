@@ -62,17 +62,8 @@ public sealed class TableMonthRollupStore(KeybrakeTables tables) : IMonthRollupS
         }
     }
 
-    private static TableEntity Row(string partition, DateOnly date, Rollup r) => new(partition, Day(date) + "|" + r.Level + "|" + r.Key + "|" + r.Vendor)
-    {
-        ["Level"] = r.Level,
-        ["Key"] = r.Key,
-        ["Vendor"] = r.Vendor,
-        ["GrossMicros"] = r.GrossMicros,
-        ["RefundsMicros"] = r.RefundsMicros,
-        ["FeeMicros"] = r.FeeMicros,
-        ["Calls"] = r.Calls,
-        ["Denied"] = r.Denied,
-    };
+    private static TableEntity Row(string partition, DateOnly date, Rollup r) =>
+        TableRollupStore.RollupEntity(partition, Day(date) + "|" + r.Level + "|" + r.Key + "|" + r.Vendor, r);
 
     private async Task<bool> TryReplaceDayAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
     {

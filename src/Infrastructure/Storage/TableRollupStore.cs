@@ -93,18 +93,25 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
     }
 
     private static IEnumerable<TableTransactionAction> Rows(string partition, IEnumerable<Rollup> rollups, long version) =>
-        rollups.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(partition, r.Level + "|" + r.Key + "|" + r.Vendor)
+        rollups.Select(r =>
         {
-            ["Level"] = r.Level,
-            ["Key"] = r.Key,
-            ["Vendor"] = r.Vendor,
-            ["GrossMicros"] = r.GrossMicros,
-            ["RefundsMicros"] = r.RefundsMicros,
-            ["FeeMicros"] = r.FeeMicros,
-            ["Calls"] = r.Calls,
-            ["Denied"] = r.Denied,
-            ["Version"] = version,
-        }));
+            TableEntity row = RollupEntity(partition, r.Level + "|" + r.Key + "|" + r.Vendor, r);
+            row["Version"] = version;
+            return new TableTransactionAction(TableTransactionActionType.UpsertReplace, row);
+        });
+
+    /// <summary>One rollup's columns, as the day's and the month's partitions both store them.</summary>
+    internal static TableEntity RollupEntity(string partition, string rowKey, Rollup r) => new(partition, rowKey)
+    {
+        ["Level"] = r.Level,
+        ["Key"] = r.Key,
+        ["Vendor"] = r.Vendor,
+        ["GrossMicros"] = r.GrossMicros,
+        ["RefundsMicros"] = r.RefundsMicros,
+        ["FeeMicros"] = r.FeeMicros,
+        ["Calls"] = r.Calls,
+        ["Denied"] = r.Denied,
+    };
 
     private static TableEntity Marker(string partition, int rows, long version) => new(partition, CompleteRowKey) { ["Rows"] = rows, ["Version"] = version };
 
