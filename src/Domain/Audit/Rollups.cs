@@ -144,7 +144,7 @@ public sealed class RollupService(
             IReadOnlyList<Rollup> computed = Compute(tenant, date, await ReadDayAsync(tenant, day, cancellationToken));
             if (await store.TryWriteFirstAsync(tenant, date, computed, cancellationToken) is RollupWrite first)
             {
-                await months.ReplaceDayAsync(first, computed, cancellationToken);
+                await months.ReplaceDayAsync(first, MonthRows(computed), cancellationToken);
                 return computed.Count;
             }
         }
@@ -162,9 +162,11 @@ public sealed class RollupService(
             return 0;
         }
 
-        await months.ReplaceDayAsync(claim, rollups, cancellationToken);
+        await months.ReplaceDayAsync(claim, MonthRows(rollups), cancellationToken);
         return rollups.Count;
     }
+
+    private static List<Rollup> MonthRows(IReadOnlyList<Rollup> rollups) => [.. rollups.Where(r => IMonthRollupStore.Levels.Contains(r.Level))];
 
     private Task<IReadOnlyList<AuditEntry>> ReadDayAsync(string tenant, DateTimeOffset day, CancellationToken cancellationToken) =>
         reader.ReadAsync(new AuditPartitionQuery(tenant, day, string.Empty, "~", string.Empty, null, null, int.MaxValue, SpendColumnsOnly: true), cancellationToken);

@@ -12,19 +12,21 @@ public sealed record SpendGroup(IReadOnlyList<string> Keys, long GrossMicros, lo
 }
 
 /// <summary>
-/// A spend report and where it came from: <see cref="RollupPartitions"/> closed tenant-days read from their rollups,
-/// <see cref="AuditPartitions"/> tenant-days read from audit rows, <see cref="EntitiesRead"/> what storage returned.
+/// A spend report and where it came from: <see cref="RollupPartitions"/> rollup partitions read (a tenant's month, or one
+/// of its days), which answered <see cref="RolledDays"/> closed tenant-days; <see cref="AuditPartitions"/> tenant-days read
+/// from audit rows; <see cref="EntitiesRead"/> what storage returned.
 /// </summary>
-public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPartitions, int AuditPartitions, long EntitiesRead);
+public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPartitions, int RolledDays, int AuditPartitions, long EntitiesRead);
 
 /// <summary>
 /// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor. Only tenant-days in the activity
 /// index are read, so a root report costs what was active in its window, not what was ever registered. Whole closed
-/// days with a complete rollup are read from the month-partitioned rollups (one read per tenant and month) at the
-/// level the grouping needs; today, partial days and days not yet rolled up from their audit rows. Both carry the
+/// days with a complete rollup are read from their rollups at the level the grouping needs (one read per tenant and
+/// month down to features, per tenant-day for runs and labels); today, partial days and days not yet rolled up from their audit rows. Both carry the
 /// label path, so every grouping is exact. Reads are queued at most <see cref="ReportOptions.MaxStorageRequestsInFlight"/> at once.
 /// </summary>
-public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore months, IActivityIndex activity, ReportOptions options, TimeProvider time)
+public sealed class SpendQueryService(
+    IAuditReader reader, IRollupStore dayRollups, IMonthRollupStore months, IActivityIndex activity, ReportOptions options, TimeProvider time)
 {
     public static IReadOnlyList<string> Dimensions { get; } = [.. LabelLevels.Names, "label", "vendor"];
 
@@ -57,15 +59,14 @@ public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore mon
         bool WholeClosedDay(DateOnly day) =>
             useRollups && day < today && from <= Start(day) && to >= Start(day.AddDays(1)).AddTicks(-1);
 
-        // Whole closed days first, one month-partition read per tenant and month; what they do not cover is read from audit rows.
-        var monthReads = active.Where(a => WholeClosedDay(a.Day))
+        // Whole closed days first, from their rollups: one month-partition read per tenant and month at a month level, one
+        // day-partition read per day at run or label level. What they do not cover (no complete rollup) is read from audit rows.
+        List<RollupRead> rollupReads = [.. active.Where(a => WholeClosedDay(a.Day))
             .GroupBy(a => (a.Tenant, Month: new DateOnly(a.Day.Year, a.Day.Month, 1)))
-            .Select(g => (g.Key.Tenant, From: g.Min(a => a.Day), To: g.Max(a => a.Day), Days: g.Select(a => a.Day).ToList()))
-            .ToList();
+            .SelectMany(g => RollupReads(g.Key.Tenant, [.. g.Select(a => a.Day)], prefix, dimensions))];
         (IReadOnlyList<Row> Rows, List<DateOnly> Covered, int Entities)[] rolled = await Bounded.SelectAsync(
-            monthReads, options.MaxStorageRequestsInFlight,
-            (m, ct) => ReadMonthAsync(m.Tenant, m.From, m.To, m.Days, prefix, vendor, dimensions, ct), cancellationToken);
-        var covered = new HashSet<TenantDay>(monthReads.Zip(rolled).SelectMany(p => p.Second.Covered.Select(d => new TenantDay(p.First.Tenant, d))));
+            rollupReads, options.MaxStorageRequestsInFlight, (r, ct) => ReadRollupsAsync(r, vendor, ct), cancellationToken);
+        var covered = new HashSet<TenantDay>(rollupReads.Zip(rolled).SelectMany(p => p.Second.Covered.Select(d => new TenantDay(p.First.Tenant, d))));
 
         List<TenantDay> fromAudit = [.. active.Where(a => !covered.Contains(a))];
         (IReadOnlyList<Row> Rows, int Entities)[] audited = await Bounded.SelectAsync(
@@ -84,26 +85,52 @@ public sealed class SpendQueryService(IAuditReader reader, IMonthRollupStore mon
             .Select(g => new SpendGroup(g.Keys, g.Gross, g.Refunds, g.Fee, g.Calls, g.Denied))
             .OrderByDescending(g => g.NetMicros).ThenBy(g => string.Join('|', g.Keys), StringComparer.Ordinal)
             .ToList();
-        return new SpendReport(ordered, covered.Count, fromAudit.Count, rolled.Sum(p => (long)p.Entities) + audited.Sum(p => (long)p.Entities));
+        return new SpendReport(ordered, rollupReads.Count, covered.Count, fromAudit.Count, rolled.Sum(p => (long)p.Entities) + audited.Sum(p => (long)p.Entities));
     }
 
     private static DateTimeOffset Start(DateOnly day) => new(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
 
     /// <summary>
-    /// A tenant's active closed days of one month from its month-partitioned rollup; <c>Covered</c> are the days it had complete.
-    /// A prefix covering the whole tenant (<c>ac</c>, <c>acme</c>, <c>acme:</c>) reads the rollup at the coarsest level the grouping
-    /// needs (a few rows a day) rather than per label.
+    /// Where a tenant's active closed days of one month are read from. A prefix covering the whole tenant (<c>ac</c>,
+    /// <c>acme</c>, <c>acme:</c>) reads the coarsest level the grouping needs (a few rows a day); any other prefix reads
+    /// labels, whose keys it ranges over. Month levels come from the month partition, the others from each day's.
     /// </summary>
-    private async Task<(IReadOnlyList<Row> Rows, List<DateOnly> Covered, int Entities)> ReadMonthAsync(
-        string tenant, DateOnly first, DateOnly last, List<DateOnly> days, string prefix, string? vendor, string[] dimensions, CancellationToken cancellationToken)
+    private static IEnumerable<RollupRead> RollupReads(string tenant, List<DateOnly> days, string prefix, string[] dimensions)
     {
         bool wholeTenant = tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenant + ":";
         string level = wholeTenant ? RollupService.CoarsestLevelFor(dimensions) : "label";
-        MonthRollupRead read = await months.ReadAsync(tenant, first, last, level, wholeTenant ? string.Empty : prefix, vendor, cancellationToken);
-        List<DateOnly> covered = [.. days.Where(read.Days.ContainsKey)];
-        return ([.. covered.SelectMany(d => read.Days[d]).Select(r => new Row(tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied))],
-            covered, read.EntitiesRead);
+        string keyPrefix = wholeTenant ? string.Empty : prefix;
+        return IMonthRollupStore.Levels.Contains(level)
+            ? [new RollupRead(tenant, level, keyPrefix, days, FromMonth: true)]
+            : days.Select(d => new RollupRead(tenant, level, keyPrefix, [d], FromMonth: false));
     }
+
+    /// <summary>One rollup partition's rows; <c>Covered</c> are the days it had complete.</summary>
+    private async Task<(IReadOnlyList<Row> Rows, List<DateOnly> Covered, int Entities)> ReadRollupsAsync(
+        RollupRead read, string? vendor, CancellationToken cancellationToken)
+    {
+        IReadOnlyDictionary<DateOnly, IReadOnlyList<Rollup>> complete;
+        int entities;
+        if (read.FromMonth)
+        {
+            MonthRollupRead month = await months.ReadAsync(read.Tenant, read.Days.Min(), read.Days.Max(), read.Level, read.KeyPrefix, vendor, cancellationToken);
+            (complete, entities) = (month.Days, month.EntitiesRead);
+        }
+        else
+        {
+            RollupDay? day = await dayRollups.ReadLevelAsync(read.Tenant, read.Days[0], read.Level, read.KeyPrefix, vendor, cancellationToken);
+            (complete, entities) = day is null
+                ? (new Dictionary<DateOnly, IReadOnlyList<Rollup>>(), 0)
+                : (new Dictionary<DateOnly, IReadOnlyList<Rollup>> { [read.Days[0]] = day.Rows }, day.EntitiesRead);
+        }
+
+        List<DateOnly> covered = [.. read.Days.Where(complete.ContainsKey)];
+        return ([.. covered.SelectMany(d => complete[d]).Select(r => new Row(read.Tenant, r.Key, r.Vendor, r.GrossMicros, r.RefundsMicros, r.FeeMicros, r.Calls, r.Denied))],
+            covered, entities);
+    }
+
+    /// <summary>One rollup partition to read: a tenant's month (<see cref="FromMonth"/>) or one of its days.</summary>
+    private sealed record RollupRead(string Tenant, string Level, string KeyPrefix, List<DateOnly> Days, bool FromMonth);
 
     /// <summary>One tenant-day's audit rows inside the window.</summary>
     private async Task<(IReadOnlyList<Row> Rows, int Entities)> ReadAuditDayAsync(

@@ -35,7 +35,7 @@ public sealed class SpendFunctions(OperatorEndpoint endpoint, SpendQueryService 
                 fee_usd = Usd.FromMicros(g.FeeMicros),
                 calls = g.Calls,
                 denied = g.Denied,
-            }), read = new { rollup_partitions = report.RollupPartitions, audit_partitions = report.AuditPartitions, entities = report.EntitiesRead } });
+            }), read = new { rollup_partitions = report.RollupPartitions, rolled_days = report.RolledDays, audit_partitions = report.AuditPartitions, entities = report.EntitiesRead } });
         }, cancellationToken);
 
     /// <summary>The showback spreadsheet: one row per group, money with six decimals.</summary>

@@ -36,17 +36,26 @@ public sealed class ActiveReportsTests
         counter.Reset();
         JsonElement all = await GetAsync(root, "/v1/spend?since=2026-10-15T00:00:00Z&group_by=tenant");
         Assert.Equal("t03:2 t07:1 t11:1", Denied(all));
-        Assert.Equal((2, 2), Read(all));
+        Assert.Equal((2, 2, 2), Read(all));
         Assert.True(
             (counter.To(host.TablePrefix + "audit"), counter.To(host.TablePrefix + "rollupmonths"), counter.To(host.TablePrefix + "activity"), counter.To(host.TablePrefix + "tenants")) == (2, 2, 2, 0),
             counter.Sent);
 
         counter.Reset();
         JsonElement month = await GetAsync(root, "/v1/spend?since=2026-11-01T00:00:00Z&group_by=feature&label_prefix=t03");
-        Assert.Equal((1, 1), Read(month));
+        Assert.Equal((1, 1, 1), Read(month));
         Assert.Equal(2, month.GetProperty("groups")[0].GetProperty("denied").GetInt32());
         Assert.True(
             (counter.To(host.TablePrefix + "audit"), counter.To(host.TablePrefix + "rollupmonths"), counter.To(host.TablePrefix + "activity")) == (1, 1, 1),
+            counter.Sent);
+
+        // A prefix inside the tenant ranges over label keys: those are in the day's partition, not the month's.
+        counter.Reset();
+        JsonElement agent = await GetAsync(root, "/v1/spend?since=2026-11-01T00:00:00Z&group_by=feature&label_prefix=t03:billing-agent:");
+        Assert.Equal((1, 1, 1), Read(agent));
+        Assert.Equal(2, agent.GetProperty("groups")[0].GetProperty("denied").GetInt32());
+        Assert.True(
+            (counter.To(host.TablePrefix + "audit"), counter.To(host.TablePrefix + "rollups"), counter.To(host.TablePrefix + "rollupmonths")) == (1, 1, 0),
             counter.Sent);
     }
 
@@ -100,6 +109,8 @@ public sealed class ActiveReportsTests
     private static string Denied(JsonElement body) =>
         string.Join(' ', body.GetProperty("groups").EnumerateArray().Select(g => g.Str("key") + ":" + g.GetProperty("denied").GetInt32()).Order(StringComparer.Ordinal));
 
-    private static (int Rollups, int Audit) Read(JsonElement body) =>
-        (body.GetProperty("read").GetProperty("rollup_partitions").GetInt32(), body.GetProperty("read").GetProperty("audit_partitions").GetInt32());
+    /// <summary>Rollup partitions read, closed tenant-days they answered, tenant-days read from audit rows.</summary>
+    private static (int RollupPartitions, int RolledDays, int Audit) Read(JsonElement body) =>
+        (body.GetProperty("read").GetProperty("rollup_partitions").GetInt32(), body.GetProperty("read").GetProperty("rolled_days").GetInt32(),
+            body.GetProperty("read").GetProperty("audit_partitions").GetInt32());
 }
