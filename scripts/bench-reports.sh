@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The month-report benchmark (not part of the test run): starts Azurite on 127.0.0.1:10500-10502, writes
 # audit rows for one tenant over 30 days, times the month's spend report from audit rows and from rollups,
-# and writes docs/report-benchmark.md. Usage: scripts/bench-reports.sh [rows, default 300000] [repeat, default 3]
+# and writes docs/report-benchmark.md. Usage: scripts/bench-reports.sh [rows, default 30000] [repeat, default 3]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-rows=${1:-300000}
+rows=${1:-30000}
 repeat=${2:-3}
 
 npm ci --no-audit --no-fund --loglevel=error
