@@ -103,4 +103,11 @@ public interface IExportOutbox
 
     /// <summary>Deletes the row if it is still at <see cref="ExportRecord.Version"/> (or gone already); false when it changed.</summary>
     Task<bool> DeleteAsync(ExportRecord record, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives every pending row of the tenant-day the due entry <see cref="DueAsync"/> finds it by (rows an older version
+    /// wrote before the due index have none); returns how many pending rows it saw. Idempotent: an entry is keyed by the
+    /// row's next attempt, and one left behind by a row that changes meanwhile is stale, which the send run drops.
+    /// </summary>
+    Task<int> IndexPendingAsync(string tenant, DateOnly day, CancellationToken cancellationToken);
 }

@@ -1,14 +1,18 @@
 using Keybrake.Domain.Activity;
 using Keybrake.Domain.Audit;
 using Keybrake.Domain.Common;
+using Keybrake.Domain.Export;
 
 namespace Keybrake.Domain.Work;
 
 /// <summary>What the backfill found in one tenant-day's audit partition, and what it wrote.</summary>
 public sealed record BackfillDay(bool HasRows, int UnsettledIndexed);
 
-/// <summary>What a backfill work item (or a whole run) did: tenant-days read, found active, unsettled rows indexed.</summary>
-public sealed record BackfillReport(int TenantDays, int Active, int UnsettledIndexed);
+/// <summary>
+/// What a backfill work item (or a whole run) did: tenant-days read, found active, unsettled rows indexed, pending export
+/// rows given their due entries.
+/// </summary>
+public sealed record BackfillReport(int TenantDays, int Active, int UnsettledIndexed, int ExportsIndexed);
 
 /// <summary>What the backfill route enqueued.</summary>
 public sealed record BackfillPlan(int Tenants, int Messages, DateOnly From, DateOnly To);
@@ -31,14 +35,15 @@ public interface IIndexBackfillStore
 }
 
 /// <summary>
-/// The upgrade path from a version without the activity index or the unsettled index: timers and root reports read only
-/// those indexes, so tenant-days written before them would silently never be reconciled, rolled up or reported. An
-/// operator starts it once after the upgrade (<c>POST /v1/maintenance/backfill</c>); it lists the tenants from their keys,
-/// enqueues per-tenant work items on the nightly queue, and each item reads its tenants' partitions of the window once,
-/// noting active tenant-days missing from the activity index (not rolled yet: the nightly run rolls those of its catch-up
-/// window) and indexing unsettled rows. Safe to run again, and beside live traffic.
+/// The upgrade path from a version without the activity index, the unsettled index or the export due index: timers and
+/// root reports read only those indexes, so tenant-days written before them would silently never be reconciled, rolled
+/// up, reported or exported. An operator starts it once after the upgrade (<c>POST /v1/maintenance/backfill</c>); it lists
+/// the tenants from their keys, enqueues per-tenant work items on the nightly queue, and each item reads its tenants'
+/// partitions of the window once, noting active tenant-days missing from the activity index (not rolled yet: the nightly
+/// run rolls those of its catch-up window), indexing unsettled rows, and giving the pending export rows of each active
+/// tenant-day their due entries (export rows exist only for days with audit rows). Safe to run again, and beside live traffic.
 /// </summary>
-public sealed class IndexBackfill(IIndexBackfillStore store, IActivityIndex activity, ReportOptions reports, TimeProvider time)
+public sealed class IndexBackfill(IIndexBackfillStore store, IActivityIndex activity, IExportOutbox exports, ReportOptions reports, TimeProvider time)
 {
     /// <summary>The default window: the nightly run's catch-up window, so every day it would roll is found.</summary>
     public const int DefaultDays = RollupService.CatchUpDays;
@@ -67,16 +72,17 @@ public sealed class IndexBackfill(IIndexBackfillStore store, IActivityIndex acti
     {
         DateOnly today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
         TenantDay[] days = [.. items.SelectMany(i => Enumerable.Range(0, Math.Max(0, today.DayNumber - i.Day.DayNumber + 1)).Select(n => new TenantDay(i.Tenant, i.Day.AddDays(n))))];
-        BackfillDay[] found = await Bounded.SelectAsync(days, reports.MaxStorageRequestsInFlight, async (tenantDay, ct) =>
+        (BackfillDay Day, int Exports)[] found = await Bounded.SelectAsync(days, reports.MaxStorageRequestsInFlight, async (tenantDay, ct) =>
         {
             BackfillDay day = await store.BackfillAsync(tenantDay.Tenant, tenantDay.Day, ct);
-            if (day.HasRows)
+            if (!day.HasRows)
             {
-                await activity.BackfillAsync(tenantDay.Tenant, tenantDay.Day, ct);
+                return (day, 0);
             }
 
-            return day;
+            await activity.BackfillAsync(tenantDay.Tenant, tenantDay.Day, ct);
+            return (day, await exports.IndexPendingAsync(tenantDay.Tenant, tenantDay.Day, ct));
         }, cancellationToken);
-        return new BackfillReport(days.Length, found.Count(d => d.HasRows), found.Sum(d => d.UnsettledIndexed));
+        return new BackfillReport(days.Length, found.Count(d => d.Day.HasRows), found.Sum(d => d.Day.UnsettledIndexed), found.Sum(d => d.Exports));
     }
 }

@@ -45,7 +45,7 @@ public sealed partial class WorkFunctions(FanOutWork work, ILogger<WorkFunctions
 
         if (result.Backfill is BackfillReport b)
         {
-            LogBackfilled(logger, result.Items, b.TenantDays, b.Active, b.UnsettledIndexed);
+            LogBackfilled(logger, result.Items, b.TenantDays, b.Active, b.UnsettledIndexed, b.ExportsIndexed);
         }
 
         if (result.Kind == WorkKinds.Purge)
@@ -66,8 +66,8 @@ public sealed partial class WorkFunctions(FanOutWork work, ILogger<WorkFunctions
     private static partial void LogExported(ILogger logger, string kind, int tenantDays, int recorded, int skipped, int unmapped, int expired);
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Information,
-        Message = "Backfill of {Tenants} tenants: {TenantDays} tenant-days read, {Active} with audit rows (in the activity index now), {UnsettledIndexed} unsettled rows indexed")]
-    private static partial void LogBackfilled(ILogger logger, int tenants, int tenantDays, int active, int unsettledIndexed);
+        Message = "Backfill of {Tenants} tenants: {TenantDays} tenant-days read, {Active} with audit rows (in the activity index now), {UnsettledIndexed} unsettled rows indexed, {ExportsIndexed} pending export rows indexed")]
+    private static partial void LogBackfilled(ILogger logger, int tenants, int tenantDays, int active, int unsettledIndexed, int exportsIndexed);
 
     [LoggerMessage(EventId = 4014, Level = LogLevel.Information, Message = "Nightly purge of {TenantDays} tenant-days: {Deleted} old export rows deleted")]
     private static partial void LogPurged(ILogger logger, int tenantDays, int deleted);

@@ -131,6 +131,18 @@ public sealed class TableExportOutbox(KeybrakeTables tables) : IExportOutbox
         }
     }
 
+    public async Task<int> IndexPendingAsync(string tenant, DateOnly day, CancellationToken cancellationToken)
+    {
+        TableClient table = await tables.GetAsync(KeybrakeTables.Exports, cancellationToken);
+        ExportRecord[] pending = [.. (await ListAsync(tenant, day, null, cancellationToken)).Where(r => r.Status == ExportStatus.Pending)];
+        foreach (ExportRecord record in pending)
+        {
+            await IndexDueAsync(table, record, cancellationToken);
+        }
+
+        return pending.Length;
+    }
+
     /// <summary>The due entry of a pending attempt, written before the row that it points at (see the class remarks).</summary>
     private static async Task IndexDueAsync(TableClient table, ExportRecord record, CancellationToken cancellationToken)
     {
