@@ -12,6 +12,16 @@ else
   persistence=(--inMemoryPersistence)
 fi
 
+# A port already answering is someone else's Azurite (another test run or benchmark): the readiness probe below would
+# reach it while this one fails to bind, and the two runs would share (and then lose) one storage. Refuse instead.
+for port in "$blob_port" "$queue_port" "$table_port"; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "Port $port on 127.0.0.1 is in use (another Azurite, test run or benchmark?): stop it, or move this run's ports" \
+      "(KEYBRAKE_TEST_AZURITE_PORT, KEYBRAKE_BENCH_AZURITE_PORT)." >&2
+    exit 1
+  fi
+done
+
 "$root/node_modules/.bin/azurite" \
   --blobHost 127.0.0.1 --blobPort "$blob_port" \
   --queueHost 127.0.0.1 --queuePort "$queue_port" \
