@@ -179,7 +179,9 @@ static async Task<int> PopulateAsync(ServiceProvider app, string storage, string
 
     await Parallel.ForEachAsync(days, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (td, ct) =>
     {
-        DateTimeOffset at = new(td.Day.ToDateTime(new TimeOnly(12, 0)), TimeSpan.Zero);
+        // Noon on past days; today half-way from midnight to now, so today's reports find the rows whatever the hour.
+        DateTimeOffset midnight = new(td.Day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        DateTimeOffset at = td.Day == today ? midnight + ((DateTimeOffset.UtcNow.AddMinutes(-2) - midnight) / 2) : midnight.AddHours(12);
         var rows = Enumerable.Range(0, 2).Select(n => AuditEntities.ToEntity(new AuditEntry
         {
             Id = AuditEntry.NewId(at.AddMinutes(n)), Timestamp = at.AddMinutes(n), Tenant = td.Tenant, Label = td.Tenant + ":billing-agent:checkout:run",
