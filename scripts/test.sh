@@ -7,10 +7,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 # npm writes node_modules/.package-lock.json last on every install: newer than the lockfile means the install is
-# current (the same rule the Functions build uses), and `npm ci` (a fresh 250 MB install) is skipped.
+# current (the same rule the Functions build uses), and `npm ci` (a fresh 250 MB install) is skipped. The Functions
+# build installs only the bundle's "dependencies" (`npm ci --omit=dev`), which is current too but lacks the
+# devDependencies the tests need (Azurite, the vendors' SDKs): hence the check for Azurite.
 # It runs beside the NuGet restore and the host build (neither needs node_modules); the build below waits for it.
 npm_pid=
-if [ ! node_modules/.package-lock.json -nt package-lock.json ] || [ ! node_modules/.package-lock.json -nt package.json ]; then
+if [ ! node_modules/.package-lock.json -nt package-lock.json ] || [ ! node_modules/.package-lock.json -nt package.json ] ||
+  [ ! -x node_modules/.bin/azurite ]; then
   npm ci --no-audit --no-fund --loglevel=error &
   npm_pid=$!
 fi
