@@ -46,17 +46,19 @@ set +e
 # Build the tests' projects first (Serverless.Tests.slnf: the solution without bench/), then run every test assembly
 # at once (-m:6). Built and run in one pass, a test project's run holds its MSBuild node: Keybrake.Tests (the
 # longest) could wait to be built until Infra.Tests' clone-and-publish fixture had finished, and their times added up.
-# The benchmark projects are built beside the tests, niced: the tests spend much of their time waiting (on Azurite,
-# on fakes, on processes starting), and the benchmarks compile in that idle time instead of adding 20-40 s to the
-# build before any test starts. They are still compiled here (a change that breaks one fails this command), against
-# the outputs just built (BuildProjectReferences=false: nothing the running tests load is written).
+# The benchmark projects are built beside the tests: the tests spend much of their time waiting (on Azurite, on
+# fakes, on processes starting), and the benchmarks compile in that idle time instead of adding 20-40 s to the build
+# before any test starts. They are still compiled here (a change that breaks one fails this command), against the
+# outputs just built (BuildProjectReferences=false: nothing the running tests load is written). Not niced: their
+# compiles run in the shared compiler server at its priority anyway, and a niced MSBuild starved for minutes on a
+# busy machine.
 started=$SECONDS
 (
   dotnet build Serverless.Tests.slnf --no-restore --configuration Release -nologo || exit
   built=$SECONDS
   (
     for project in bench/*/*.csproj; do
-      nice -n 10 dotnet build "$project" --no-restore --configuration Release -nologo -v q -p:BuildProjectReferences=false || exit
+      dotnet build "$project" --no-restore --configuration Release -nologo -v q -p:BuildProjectReferences=false || exit
     done
   ) > "$work/bench-build.log" 2>&1 &
   bench_pid=$!
