@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (npm packages unless current, NuGet restore), starts Azurite on private loopback ports,
-# runs every test project in the solution (and builds the benchmark projects beside them), stops Azurite. Extra arguments go to `dotnet test`
+# runs every test project in the solution, stops Azurite. Extra arguments go to `dotnet test`
 # (e.g. scripts/test.sh --filter FullyQualifiedName~Keys).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,37 +43,19 @@ trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null |
 export KEYBRAKE_TEST_STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 
 set +e
-# Build the tests' projects first (Serverless.Tests.slnf: the solution without bench/), then run every test assembly
-# at once (-m:6). Built and run in one pass, a test project's run holds its MSBuild node: Keybrake.Tests (the
-# longest) could wait to be built until Infra.Tests' clone-and-publish fixture had finished, and their times added up.
-# The benchmark projects are built beside the tests: the tests spend much of their time waiting (on Azurite, on
-# fakes, on processes starting), and the benchmarks compile in that idle time instead of adding 20-40 s to the build
-# before any test starts. They are still compiled here (a change that breaks one fails this command), against the
-# outputs just built (BuildProjectReferences=false: nothing the running tests load is written). Not niced: their
-# compiles run in the shared compiler server at its priority anyway, and a niced MSBuild starved for minutes on a
-# busy machine.
+# Build first, then run every test assembly at once (-m:6). Built and run in one pass, a test project's run holds
+# its MSBuild node: Keybrake.Tests (the longest) could wait to be built until Infra.Tests' clone-and-publish
+# fixture had finished, and their times added up. The benchmark projects build here too (a change that breaks one
+# fails this command) but are not run. As leaves of the build they mostly fill a core while the test projects wait
+# for their references: a fresh-clone build without them took 81 s against 86 s with them, and building them beside
+# the tests instead only moved their ~40 s of CPU into the test run, which is short of cores already.
 started=$SECONDS
 (
-  dotnet build Serverless.Tests.slnf --no-restore --configuration Release -nologo || exit
+  dotnet build Serverless.sln --no-restore --configuration Release -nologo || exit
   built=$SECONDS
-  (
-    for project in bench/*/*.csproj; do
-      dotnet build "$project" --no-restore --configuration Release -nologo -v q -p:BuildProjectReferences=false || exit
-    done
-  ) > "$work/bench-build.log" 2>&1 &
-  bench_pid=$!
-  dotnet test Serverless.Tests.slnf --no-build --configuration Release -m:6 "$@"
+  dotnet test Serverless.sln --no-build --configuration Release -m:6 "$@"
   tested=$?
-  finished=$SECONDS
-  wait "$bench_pid"
-  benches=$?
-  echo "test.sh: install and restore $started s, build $((built - started)) s, tests $((finished - built)) s," \
-    "then $((SECONDS - finished)) s more for the benchmark projects' build"
-  if [ "$benches" -ne 0 ]; then
-    cat "$work/bench-build.log"
-    echo "test.sh: the benchmark projects (bench/) do not build" >&2
-    exit 1
-  fi
+  echo "test.sh: install and restore $started s, build $((built - started)) s, tests $((SECONDS - built)) s"
   exit "$tested"
 ) 2>&1 | tee "$work/test.log"
 status=${PIPESTATUS[0]}
