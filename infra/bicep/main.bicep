@@ -56,6 +56,9 @@ param allowedIpAddresses string = ''
 @description('Tables__Prefix: prefix of every table name.')
 param tablesPrefix string = ''
 
+@description('Tables__NetworkTimeoutSeconds: how long one storage request may hang before the table client retries it (two retries; 1-300; empty: 10).')
+param tablesNetworkTimeoutSeconds string = ''
+
 @description('Keys__MaxDailyUsdCap: the largest daily_usd_cap a vault key may ask for.')
 param keysMaxDailyUsdCap string = ''
 
@@ -172,6 +175,7 @@ var tags = {
 // Every operator setting by app setting name; the empty ones are dropped below.
 var operatorSettingValues = {
   Tables__Prefix: tablesPrefix
+  Tables__NetworkTimeoutSeconds: tablesNetworkTimeoutSeconds
   Keys__MaxDailyUsdCap: keysMaxDailyUsdCap
   Keys__MaxAllowedEndpoints: keysMaxAllowedEndpoints
   Keys__MaxMetadataEntries: keysMaxMetadataEntries

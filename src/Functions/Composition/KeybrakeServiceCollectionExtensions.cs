@@ -1,3 +1,4 @@
+using System.Globalization;
 using Azure.Core;
 using Azure.Data.Tables;
 using Azure.Identity;
@@ -37,6 +38,7 @@ public static class KeybrakeServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<ReportOptions>>().Value);
 
+        TimeSpan storageNetworkTimeout = StorageNetworkTimeout(configuration);
         services.TryAddSingleton(sp =>
         {
             TableOptions options = sp.GetRequiredService<IOptions<TableOptions>>().Value;
@@ -46,7 +48,7 @@ public static class KeybrakeServiceCollectionExtensions
             clientOptions.Retry.MaxRetries = 2;
             clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(100);
             clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(1);
-            clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
+            clientOptions.Retry.NetworkTimeout = storageNetworkTimeout;
             var healer = new MissingTableHealer();
             clientOptions.AddPolicy(healer, HttpPipelinePosition.PerCall);
             TableServiceClient client = string.IsNullOrEmpty(options.ConnectionString)
@@ -85,6 +87,24 @@ public static class KeybrakeServiceCollectionExtensions
         services.AddKeybrakeExport(configuration);
         services.AddKeybrakeWorkQueues(configuration);
         return services;
+    }
+
+    /// <summary>
+    /// How long one storage request may hang before the table client gives up on it (and retries, twice): a
+    /// hanging storage account answers every call 503 after three of these. <c>Tables__NetworkTimeoutSeconds</c>,
+    /// 1-300, default 10.
+    /// </summary>
+    private static TimeSpan StorageNetworkTimeout(IConfiguration configuration)
+    {
+        string? value = configuration["Tables:NetworkTimeoutSeconds"];
+        if (string.IsNullOrEmpty(value))
+        {
+            return TimeSpan.FromSeconds(10);
+        }
+
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int seconds) && seconds is >= 1 and <= 300
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new InvalidOperationException($"Tables__NetworkTimeoutSeconds must be 1-300 (seconds), not '{value}'.");
     }
 
     /// <summary>Key Vault when <c>KeyVault__Uri</c> is set (managed identity in Azure), else configuration values.</summary>
