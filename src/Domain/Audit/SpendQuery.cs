@@ -22,8 +22,9 @@ public sealed record SpendReport(IReadOnlyList<SpendGroup> Groups, int RollupPar
 /// <c>GET /v1/spend</c>: spend grouped by one or two label parts or the vendor. Only tenant-days in the activity
 /// index are read, so a root report costs what was active in its window, not what was ever registered. Whole closed
 /// days with a complete rollup are read from their rollups at the level the grouping needs (one read per tenant and
-/// month down to features, per tenant-day for runs and labels); today, partial days and days not yet rolled up from their audit rows. Both carry the
-/// label path, so every grouping is exact. Reads are queued at most <see cref="ReportOptions.MaxStorageRequestsInFlight"/> at once.
+/// month down to features, per tenant-day for runs and labels); today, partial days and days not yet rolled up from
+/// their audit rows. Both carry the label path, so every grouping is exact. Reads are queued at most
+/// <see cref="ReportOptions.MaxStorageRequestsInFlight"/> at once.
 /// </summary>
 public sealed class SpendQueryService(
     IAuditReader reader, IRollupStore dayRollups, IMonthRollupStore months, IActivityIndex activity, ReportOptions options, TimeProvider time)
