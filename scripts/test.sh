@@ -8,6 +8,23 @@ cd "$root"
 
 work=$(mktemp -d)
 
+# One C# compiler server for every project of the build and for the package test's publish, instead of a fresh
+# compiler (and its JIT warm-up) per project where the environment turns the server off (UseSharedCompilation=false
+# here): a clean build of the solution took 63 s with it against 96 s without. Shut down on the way out, so nothing
+# this command started outlives it.
+export UseSharedCompilation=true
+azurite_pid=
+npm_pid=
+cleanup() {
+  [ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null || true
+  if [ -n "$azurite_pid" ]; then
+    kill "$azurite_pid" 2>/dev/null || true
+    wait "$azurite_pid" 2>/dev/null || true
+  fi
+  dotnet build-server shutdown --vbcscompiler >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
 # npm writes node_modules/.package-lock.json last on every install: newer than the lockfile means the install is
 # current (the same rule the Functions build uses), and nothing is installed. The Functions build installs only the
 # bundle's "dependencies" (`npm ci --omit=dev`), which is current too but lacks the devDependencies the tests need
@@ -15,7 +32,6 @@ work=$(mktemp -d)
 # seconds), the tests the rest (250 MB, about 20 s): those are added beside the NuGet restore and the build, and the
 # tests wait for them. `npm install` with the lockfile only adds what is missing, so the esbuild the build runs meanwhile
 # stays in place; --no-save leaves package.json and the lockfile as they are.
-npm_pid=
 if [ ! node_modules/.package-lock.json -nt package-lock.json ] || [ ! node_modules/.package-lock.json -nt package.json ] ||
   [ ! -x node_modules/.bin/azurite ]; then
   npm ci --omit=dev --no-audit --no-fund --loglevel=error
@@ -45,22 +61,21 @@ started=$SECONDS
 dotnet build Serverless.sln --no-restore --configuration Release -nologo 2>&1 | tee "$work/build.log"
 status=${PIPESTATUS[0]}
 built=$SECONDS
-if [ "$status" -eq 0 ] && [ -n "$npm_pid" ] && ! wait "$npm_pid"; then
-  cat "$work/npm.log" >&2
-  echo "test.sh: npm install of the test tooling failed" >&2
-  status=1
+if [ "$status" -eq 0 ] && [ -n "$npm_pid" ]; then
+  if ! wait "$npm_pid"; then
+    cat "$work/npm.log" >&2
+    echo "test.sh: npm install of the test tooling failed" >&2
+    status=1
+  fi
+  npm_pid=
 fi
 set -e
-if [ "$status" -ne 0 ]; then
-  [ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null || true
-  exit "$status"
-fi
+[ "$status" -eq 0 ] || exit "$status"
 
 # Ports apart from the run command's 10000-10002, so tests can run while a dev Azurite is up;
 # KEYBRAKE_TEST_AZURITE_PORT moves them (blob, blob+1, blob+2) so two checkouts can test at once.
 blob=${KEYBRAKE_TEST_AZURITE_PORT:-10100} queue=$((blob + 1)) table=$((blob + 2))
 azurite_pid=$(scripts/azurite.sh "$blob" "$queue" "$table" "$work/azurite.log")
-trap 'kill "$azurite_pid" 2>/dev/null || true; wait "$azurite_pid" 2>/dev/null || true' EXIT
 
 export KEYBRAKE_TEST_STORAGE="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$blob/devstoreaccount1;QueueEndpoint=http://127.0.0.1:$queue/devstoreaccount1;TableEndpoint=http://127.0.0.1:$table/devstoreaccount1;"
 
