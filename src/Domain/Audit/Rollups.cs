@@ -34,9 +34,10 @@ public interface IRollupStore
     Task<bool> ReplaceAsync(RollupWrite claim, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes the first rollup of a tenant-day never claimed, without a claim: its first version, rows and completion
-    /// marker in one transaction, which fails when anyone claimed the day since (or before). Returns the write, or null
-    /// when the day was claimed (the caller claims and reads again) or has too many rows for one transaction.
+    /// Writes the first rollup of a tenant-day never claimed, without a claim: its first version with the first rows (and
+    /// the completion marker, when they all fit) in one transaction, which fails when anyone claimed the day since (or
+    /// before); a larger day goes on in transactions fenced on that version, the marker last. Returns the write, or null
+    /// when the day was claimed before or during the write (the caller claims and reads again).
     /// </summary>
     Task<RollupWrite?> TryWriteFirstAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken);
 
@@ -138,8 +139,8 @@ public sealed class RollupService(
         var day = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         if (firstRoll)
         {
-            // The nightly run's usual day, never rolled: read, then write the first version with its rows and marker in one
-            // transaction that fails if anyone claimed the day since. A run that claimed after a change reads after it, so
+            // The nightly run's usual day, never rolled: read, then write the first version with its rows and marker, starting
+            // with a transaction that fails if anyone claimed the day since. A run that claimed after a change reads after it, so
             // whichever of the two writes last has the newest snapshot; a failed first write claims and reads again below.
             IReadOnlyList<Rollup> computed = Compute(tenant, date, await ReadDayAsync(tenant, day, cancellationToken));
             if (await store.TryWriteFirstAsync(tenant, date, computed, cancellationToken) is RollupWrite first)

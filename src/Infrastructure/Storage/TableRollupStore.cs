@@ -66,30 +66,28 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
 
     public async Task<RollupWrite?> TryWriteFirstAsync(string tenant, DateOnly date, IReadOnlyList<Rollup> rollups, CancellationToken cancellationToken)
     {
-        if (rollups.Count > RowsPerChunk - 1)
-        {
-            return null;
-        }
-
         TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
         string partition = Partition(tenant, date);
+        List<TableTransactionAction[]> chunks = Chunks(partition, rollups, 1);
 
-        // Version 1 added, not replaced: the transaction fails on a version row any claim (or earlier write) left.
-        List<TableTransactionAction> actions =
-        [
-            new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, VersionRowKey) { ["Version"] = 1L }),
-            .. Rows(partition, rollups, 1),
-            new TableTransactionAction(TableTransactionActionType.UpsertReplace, Marker(partition, rollups.Count, 1)),
-        ];
+        // Version 1 added, not replaced, with the first chunk: the transaction fails on a version row any claim (or earlier
+        // write) left. A day of more than one chunk goes on as a claimed run's does, fenced on that version.
+        ETag fence;
         try
         {
-            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(actions, cancellationToken);
-            return new RollupWrite(tenant, date, 1, response.Value[0].Headers.ETag?.ToString() ?? throw new InvalidOperationException("No ETag on the version."));
+            Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(
+                [new TableTransactionAction(TableTransactionActionType.Add, new TableEntity(partition, VersionRowKey) { ["Version"] = 1L }), .. chunks[0]],
+                cancellationToken);
+            fence = response.Value[0].Headers.ETag ?? throw new InvalidOperationException("No ETag on the version.");
         }
         catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status == 409)
         {
             return null;
         }
+
+        return await WriteFencedAsync(table, partition, 1, fence, chunks.Skip(1), cancellationToken) is ETag last
+            ? new RollupWrite(tenant, date, 1, last.ToString())
+            : null;
     }
 
     private static IEnumerable<TableTransactionAction> Rows(string partition, IEnumerable<Rollup> rollups, long version) =>
@@ -119,14 +117,17 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
     {
         TableClient table = await tables.GetAsync(KeybrakeTables.Rollups, cancellationToken);
         string partition = Partition(claim.Tenant, claim.Date);
-        var fence = new ETag(claim.Fence);
-        var version = new TableEntity(partition, VersionRowKey) { ["Version"] = claim.Version };
+        return await WriteFencedAsync(table, partition, claim.Version, new ETag(claim.Fence), Chunks(partition, rollups, claim.Version), cancellationToken) is not null;
+    }
 
-        // Every write is fenced on the version this run claimed: once a newer run claims, this one's next write fails
-        // and it stops, so an older snapshot never overwrites a newer one, and never writes the marker. The marker goes
-        // in the last chunk, after every row (a day of up to 98 rows is one transaction).
-        TableTransactionAction marker = new(TableTransactionActionType.UpsertReplace, Marker(partition, rollups.Count, claim.Version));
-        List<TableTransactionAction[]> chunks = [.. Rows(partition, rollups, claim.Version).Chunk(RowsPerChunk)];
+    /// <summary>
+    /// A day's rows in transactions of <see cref="RowsPerChunk"/>, the marker in the last one, after every row (a day of up
+    /// to 98 rows is one transaction).
+    /// </summary>
+    private static List<TableTransactionAction[]> Chunks(string partition, IReadOnlyList<Rollup> rollups, long version)
+    {
+        TableTransactionAction marker = new(TableTransactionActionType.UpsertReplace, Marker(partition, rollups.Count, version));
+        List<TableTransactionAction[]> chunks = [.. Rows(partition, rollups, version).Chunk(RowsPerChunk)];
         if (chunks.Count > 0 && chunks[^1].Length < RowsPerChunk)
         {
             chunks[^1] = [.. chunks[^1], marker];
@@ -136,21 +137,33 @@ public sealed class TableRollupStore(KeybrakeTables tables) : IRollupStore
             chunks.Add([marker]);
         }
 
+        return chunks;
+    }
+
+    /// <summary>
+    /// Writes the chunks, each fenced on the day's version row at <paramref name="fence"/>: once a newer run claims, this
+    /// one's next write fails and it stops (null), so an older snapshot never overwrites a newer one, and never writes the
+    /// marker. Returns the version row's last ETag.
+    /// </summary>
+    private static async Task<ETag?> WriteFencedAsync(
+        TableClient table, string partition, long version, ETag fence, IEnumerable<TableTransactionAction[]> chunks, CancellationToken cancellationToken)
+    {
+        var versionRow = new TableEntity(partition, VersionRowKey) { ["Version"] = version };
         foreach (TableTransactionAction[] chunk in chunks)
         {
             try
             {
                 Response<IReadOnlyList<Response>> response = await table.SubmitTransactionAsync(
-                    [new TableTransactionAction(TableTransactionActionType.UpdateReplace, version, fence), .. chunk], cancellationToken);
+                    [new TableTransactionAction(TableTransactionActionType.UpdateReplace, versionRow, fence), .. chunk], cancellationToken);
                 fence = response.Value[0].Headers.ETag ?? ETag.All;
             }
             catch (TableTransactionFailedException e) when (e.FailedTransactionActionIndex == 0 && e.Status is 412 or 404)
             {
-                return false;
+                return null;
             }
         }
 
-        return true;
+        return fence;
     }
 
     public async Task<IReadOnlyList<Rollup>> ListAsync(string tenant, DateOnly date, CancellationToken cancellationToken)

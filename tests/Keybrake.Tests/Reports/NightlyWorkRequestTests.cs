@@ -55,10 +55,36 @@ public sealed class NightlyWorkRequestTests : IAsyncLifetime
         Assert.True(_counter.Count == 6, _counter.Sent);
     }
 
-    private async Task DenyAsync(string tenant, DateTimeOffset at) =>
+    [Fact]
+    public async Task RollingANewTenantDayOfManyRuns_ReadsItsAuditRowsOnce_AndWritesItsRollupInFencedChunks()
+    {
+        DateTimeOffset yesterday = _host.Time.GetUtcNow().AddDays(-1);
+        DateOnly day = DateOnly.FromDateTime(yesterday.UtcDateTime);
+        FanOutWork work = _host.Services.GetRequiredService<FanOutWork>();
+        await work.HandleAsync(new WorkBatch(WorkKinds.Roll, [new WorkTenantDay("b00", day)]), CancellationToken.None);
+
+        // 60 runs: a run and a label row each, plus tenant, agent type and feature: 123 rows, two transactions' worth.
+        for (int run = 0; run < 60; run++)
+        {
+            await DenyAsync("b01", yesterday.AddSeconds(run), $"run-{run:D2}");
+        }
+
+        _counter.Reset();
+        await work.HandleAsync(new WorkBatch(WorkKinds.Roll, [new WorkTenantDay("b01", day)]), CancellationToken.None);
+
+        // The audit rows once, the rollup in two transactions (the first adds the version), the month copy, the rolled mark.
+        Assert.True(_counter.Count == 5, _counter.Sent);
+        IReadOnlyList<Rollup> rolled = await _host.Services.GetRequiredService<RollupService>().ListAsync(OperatorPrincipal.Root, day, CancellationToken.None);
+        Assert.Equal(123, rolled.Count);
+        Assert.Equal(60, rolled.Single(r => r.Level == "tenant").Denied);
+        RollupDay? labels = await _host.Services.GetRequiredService<IRollupStore>().ReadLevelAsync("b01", day, "label", "b01:", null, CancellationToken.None);
+        Assert.Equal(60, labels?.Rows.Count);
+    }
+
+    private async Task DenyAsync(string tenant, DateTimeOffset at, string run = "run") =>
         await _host.Services.GetRequiredService<IReservationLedger>().RecordDenialAsync(new AuditEntry
         {
-            Id = AuditEntry.NewId(at), Timestamp = at, Tenant = tenant, Label = tenant + ":billing-agent:checkout:run", KeyId = "k", Vendor = "stripe",
+            Id = AuditEntry.NewId(at), Timestamp = at, Tenant = tenant, Label = tenant + ":billing-agent:checkout:" + run, KeyId = "k", Vendor = "stripe",
             Method = "POST", Path = "/v1/payment_intents", Outcome = AuditOutcome.Denied, Reason = "cap_exceeded",
         }, CancellationToken.None);
 }
