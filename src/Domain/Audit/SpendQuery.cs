@@ -98,7 +98,7 @@ public sealed class SpendQueryService(
     /// </summary>
     private static IEnumerable<RollupRead> RollupReads(string tenant, List<DateOnly> days, string prefix, string[] dimensions)
     {
-        bool wholeTenant = tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenant + ":";
+        bool wholeTenant = CoversWholeTenant(tenant, prefix);
         string level = wholeTenant ? RollupService.CoarsestLevelFor(dimensions) : "label";
         string keyPrefix = wholeTenant ? string.Empty : prefix;
         return IMonthRollupStore.Levels.Contains(level)
@@ -130,6 +130,10 @@ public sealed class SpendQueryService(
             covered, entities);
     }
 
+    /// <summary>Whether every label of <paramref name="tenant"/> starts with <paramref name="prefix"/> (<c>ac</c>, <c>acme</c>, <c>acme:</c>).</summary>
+    private static bool CoversWholeTenant(string tenant, string prefix) =>
+        tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenant + ":";
+
     /// <summary>One rollup partition to read: a tenant's month (<see cref="FromMonth"/>) or one of its days.</summary>
     private sealed record RollupRead(string Tenant, string Level, string KeyPrefix, List<DateOnly> Days, bool FromMonth);
 
@@ -137,7 +141,7 @@ public sealed class SpendQueryService(
     private async Task<(IReadOnlyList<Row> Rows, int Entities)> ReadAuditDayAsync(
         TenantDay tenantDay, DateTimeOffset from, DateTimeOffset to, string prefix, string? vendor, CancellationToken cancellationToken)
     {
-        bool wholeTenant = tenantDay.Tenant.StartsWith(prefix, StringComparison.Ordinal) || prefix == tenantDay.Tenant + ":";
+        bool wholeTenant = CoversWholeTenant(tenantDay.Tenant, prefix);
 
         // RowKeys are inverted ticks plus a suffix: "~" after the tick digits sorts above every row of that tick.
         string newest = AuditQueryService.RowKeyAt(to.AddTicks(1)) + "~";
