@@ -9,8 +9,8 @@ namespace Keybrake.Tests.Reports;
 
 /// <summary>
 /// A nightly work item rolls a tenant-day never rolled in three storage requests (its audit rows, its rollup in one
-/// transaction, its month copy in one transaction) and marks the item's days rolled in one; a re-roll claims first
-/// (counted, not timed).
+/// transaction, its month copy in one transaction) and marks the item's days rolled in one; a larger day adds only its
+/// further rollup transactions; a re-roll claims first (counted, not timed).
 /// </summary>
 public sealed class NightlyWorkRequestTests : IAsyncLifetime
 {
